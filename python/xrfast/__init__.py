@@ -1,0 +1,45 @@
+"""xrfast: AWS X-Ray segment documents, parsed and assembled into traces by a Rust core.
+
+>>> import xrfast
+>>> traces = xrfast.parse(open("segments.ndjson", "rb").read())   # doctest: +SKIP
+>>> traces[0].to_dict()["Segments"][0]["Id"]                       # doctest: +SKIP
+
+* :func:`parse` and :func:`read` take documents in any of the envelopes X-Ray uses (one
+  document, daemon datagrams, NDJSON with or without daemon header lines, a JSON array, a
+  ``PutTraceSegments`` body, a ``BatchGetTraces`` response; files plain or gzip) and return a
+  :class:`TraceSet`.
+* :class:`TraceAssembler` does the same for a stream: documents in any order, traces out as they
+  complete, memory bounded by configurable limits with every drop counted.
+* :class:`Trace` gives the rebuilt documents in X-Ray's ``BatchGetTraces`` shape, JSON made in
+  Rust, and numpy columns.
+"""
+
+from xrfast._core import (
+    Trace,
+    TraceAssembler,
+    TraceSet,
+    UnprocessedTraceSegment,
+    __version__,
+    parse,
+    read,
+)
+from xrfast.exceptions import (
+    InputFormatError,
+    SegmentDecodeError,
+    SegmentValidationError,
+    XRayError,
+)
+
+__all__ = [
+    "__version__",
+    "parse",
+    "read",
+    "Trace",
+    "TraceSet",
+    "TraceAssembler",
+    "UnprocessedTraceSegment",
+    "XRayError",
+    "SegmentDecodeError",
+    "SegmentValidationError",
+    "InputFormatError",
+]

@@ -1,0 +1,59 @@
+"""The exceptions xrfast raises.
+
+Every rejected document is described by an :class:`xrfast.UnprocessedTraceSegment` (index, id,
+X-Ray error code, message, offset). With ``on_error="raise"`` the whole batch is still processed;
+then the first rejection is raised, carrying all of them in ``errors``:
+
+* :class:`SegmentDecodeError` — the document is not JSON. It is a :class:`json.JSONDecodeError`,
+  so code that already catches JSON errors keeps working; ``doc`` and ``pos`` locate the problem.
+* :class:`SegmentValidationError` — valid JSON that breaks X-Ray's schema (a :class:`ValueError`).
+* :class:`InputFormatError` — the input as a whole is not in the expected format, e.g. a
+  ``PutTraceSegments`` body without ``TraceSegmentDocuments``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from xrfast._core import UnprocessedTraceSegment
+
+__all__ = ["XRayError", "SegmentDecodeError", "SegmentValidationError", "InputFormatError"]
+
+
+class XRayError(Exception):
+    """Base class of every xrfast error."""
+
+    #: Every document the call rejected (the first one is this exception's subject).
+    errors: list[UnprocessedTraceSegment]
+    #: Index of the first rejected document in the input.
+    index: Optional[int]
+    #: Id of the (sub)segment at fault, when it could be read.
+    segment_id: Optional[str]
+    #: X-Ray style error code, such as ``"InvalidTraceId"``.
+    error_code: Optional[str]
+    #: Byte offset inside the document, when known.
+    offset: Optional[int]
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.errors = []
+        self.index = self.segment_id = self.error_code = self.offset = None
+
+
+class SegmentDecodeError(XRayError, json.JSONDecodeError):
+    """A document is not valid JSON (also a :class:`json.JSONDecodeError`)."""
+
+    def __init__(self, msg: str, doc: str, pos: int) -> None:
+        json.JSONDecodeError.__init__(self, msg, doc, pos)
+        self.errors = []
+        self.index = self.segment_id = self.error_code = self.offset = None
+
+
+class SegmentValidationError(XRayError, ValueError):
+    """A document is JSON but not a valid X-Ray segment document."""
+
+
+class InputFormatError(XRayError, ValueError):
+    """The input as a whole is not in the format it claims or appears to be."""

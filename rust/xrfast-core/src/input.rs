@@ -1,0 +1,264 @@
+//! Framing: how documents are packed in an input, detected automatically or named.
+//!
+//! X-Ray documents travel in several envelopes: alone, behind a daemon header in a UDP datagram,
+//! one per line in NDJSON captures (where daemon header lines may sit between them), in a JSON
+//! array, as strings in a `PutTraceSegments` request, or inside a `BatchGetTraces` response.
+//! Framing cuts an input into documents without parsing them; a framing problem that concerns
+//! one document (a bad daemon header, say) becomes that document's error, never the batch's.
+
+use std::borrow::Cow;
+
+use sonic_rs::{JsonType, JsonValueTrait};
+
+use crate::error::{DocumentError, ErrorCode, InputError};
+
+/// How documents are packed in an input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Decide from the bytes (see [`detect`]).
+    Auto,
+    /// One document (an object, or an array of subsegments).
+    Document,
+    /// One daemon datagram: a header line, `\n`, one document (spec §2.2).
+    Datagram,
+    /// One document per line; daemon header lines between them are checked and skipped.
+    Ndjson,
+    /// A JSON array of documents.
+    Array,
+    /// A `PutTraceSegments` request body: `{"TraceSegmentDocuments": ["<json>", …]}`.
+    PutTraceSegments,
+    /// A `BatchGetTraces` response (`aws xray batch-get-traces`): `{"Traces": [{"Segments": [{"Document"}]}]}`.
+    BatchGetTraces,
+}
+
+impl Format {
+    /// Every format with its name, as the Python API spells it.
+    pub const ALL: [(Self, &'static str); 7] = [
+        (Self::Auto, "auto"),
+        (Self::Document, "document"),
+        (Self::Datagram, "datagram"),
+        (Self::Ndjson, "ndjson"),
+        (Self::Array, "array"),
+        (Self::PutTraceSegments, "put_trace_segments"),
+        (Self::BatchGetTraces, "batch_get_traces"),
+    ];
+
+    /// The format named `name`.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(f, _)| *f)
+    }
+
+    /// The name of the format.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(f, _)| *f == self).map_or("auto", |(_, n)| n)
+    }
+}
+
+/// One document cut out of an input, or the reason it could not be.
+#[derive(Debug)]
+pub struct Framed<'a> {
+    /// Its index in the input.
+    pub index: usize,
+    /// Its text; borrowed unless it had to be unescaped from a JSON string.
+    pub bytes: Cow<'a, [u8]>,
+    /// Set when framing already rejected it (e.g. its daemon header is invalid).
+    pub error: Option<DocumentError>,
+}
+
+/// Guesses the format of `input`:
+/// `[` → [`Format::Array`]; an object whose first line is a complete JSON value and is followed
+/// by more lines → [`Format::Ndjson`] (this covers datagrams and captures with header lines);
+/// otherwise one value: [`Format::PutTraceSegments`] or [`Format::BatchGetTraces`] when it has
+/// their key, else [`Format::Document`].
+#[must_use]
+pub fn detect(input: &[u8]) -> Format {
+    let text = skip_bom(input).trim_ascii_start();
+    match text.first() {
+        None => Format::Ndjson,
+        Some(b'[') => Format::Array,
+        Some(b'{') => {
+            if let Some(newline) = memchr::memchr(b'\n', text) {
+                let rest = text[newline + 1..].trim_ascii();
+                if !rest.is_empty() && sonic_rs::from_slice::<sonic_rs::Value>(&text[..newline]).is_ok() {
+                    return Format::Ndjson;
+                }
+            }
+            for (key, _) in sonic_rs::to_object_iter(text).flatten() {
+                match &*key {
+                    "TraceSegmentDocuments" => return Format::PutTraceSegments,
+                    "Traces" => return Format::BatchGetTraces,
+                    _ => {}
+                }
+            }
+            Format::Document
+        }
+        Some(_) => Format::Document,
+    }
+}
+
+/// Cuts `input` into documents, numbered from `first_index`, appending them to `out`.
+/// Returns how many documents were framed.
+pub fn frame<'a>(input: &'a [u8], format: Format, first_index: usize, out: &mut Vec<Framed<'a>>) -> Result<usize, InputError> {
+    let before = out.len();
+    let mut index = first_index;
+    let mut push = |bytes: Cow<'a, [u8]>, error: Option<DocumentError>| {
+        let error = error.map(|mut e| {
+            e.index = index;
+            e
+        });
+        out.push(Framed { index, bytes, error });
+        index += 1;
+    };
+    let input = skip_bom(input);
+    match if format == Format::Auto { detect(input) } else { format } {
+        Format::Auto | Format::Document => push(Cow::Borrowed(input), None),
+        Format::Datagram => {
+            let (bytes, error) = split_datagram(input);
+            push(Cow::Borrowed(bytes), error);
+        }
+        Format::Ndjson => frame_lines(input, &mut push),
+        Format::Array => {
+            for element in sonic_rs::to_array_iter(input) {
+                match element {
+                    Ok(value) => push(raw_cow(&value), None),
+                    Err(e) => {
+                        let error = framing_error(0, ErrorCode::InvalidJson, format!("the JSON array is malformed: {}", short(&e)));
+                        push(Cow::Borrowed(&[]), Some(error));
+                        break;
+                    }
+                }
+            }
+        }
+        Format::PutTraceSegments => {
+            let list = member(input, "TraceSegmentDocuments")?;
+            for item in sonic_rs::to_array_iter(list) {
+                let item = item.map_err(|e| InputError::Format(format!("TraceSegmentDocuments is malformed: {}", short(&e))))?;
+                push_string_document(&item, "TraceSegmentDocuments element", &mut push);
+            }
+        }
+        Format::BatchGetTraces => {
+            let traces = member(input, "Traces")?;
+            for trace in sonic_rs::to_array_iter(traces) {
+                let trace = trace.map_err(|e| InputError::Format(format!("Traces is malformed: {}", short(&e))))?;
+                let Some(segments) = trace.get("Segments") else { continue };
+                for segment in sonic_rs::to_array_iter(segments.as_raw_str().as_bytes()).flatten() {
+                    match segment.get("Document") {
+                        Some(document) => push_string_document(&document, "Segment Document", &mut push),
+                        None => push(
+                            Cow::Borrowed(&[]),
+                            Some(framing_error(0, ErrorCode::InvalidDocument, "a Segment has no Document".to_owned())),
+                        ),
+                    }
+                }
+            }
+        }
+    }
+    Ok(out.len() - before)
+}
+
+/// NDJSON with optional daemon header lines: a header applies to the document after it, and an
+/// invalid header rejects that document, as the daemon drops the whole datagram.
+fn frame_lines<'a>(input: &'a [u8], push: &mut impl FnMut(Cow<'a, [u8]>, Option<DocumentError>)) {
+    let mut bad_header: Option<String> = None;
+    for line in input.split(|&b| b == b'\n') {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
+        if looks_like_header(line) {
+            if let Err(why) = check_header(line) {
+                bad_header = Some(why);
+            }
+            continue;
+        }
+        let error = bad_header.take().map(|why| framing_error(0, ErrorCode::InvalidHeader, why));
+        push(Cow::Borrowed(line), error);
+    }
+    if let Some(why) = bad_header {
+        push(Cow::Borrowed(&[]), Some(framing_error(0, ErrorCode::InvalidHeader, format!("{why}, and no document follows it"))));
+    }
+}
+
+fn split_datagram(input: &[u8]) -> (&[u8], Option<DocumentError>) {
+    let Some(newline) = memchr::memchr(b'\n', input) else {
+        let why = "datagram has no header line (expected {\"format\": \"json\", \"version\": 1} and a newline)";
+        return (input, Some(framing_error(0, ErrorCode::InvalidHeader, why.to_owned())));
+    };
+    let (header, body) = (&input[..newline], &input[newline + 1..]);
+    if let Err(why) = check_header(header) {
+        return (body, Some(framing_error(0, ErrorCode::InvalidHeader, why)));
+    }
+    if body.trim_ascii().is_empty() {
+        return (body, Some(framing_error(0, ErrorCode::InvalidDocument, "datagram has no document after its header".to_owned())));
+    }
+    (body, None)
+}
+
+/// A line that is a daemon header rather than a document: a small object with a `format` key.
+fn looks_like_header(line: &[u8]) -> bool {
+    line.len() <= 128 && line.starts_with(b"{") && memchr::memmem::find(line, b"\"format\"").is_some()
+}
+
+/// The daemon's rule (spec §2.2): `format` equals `json` ignoring case and `version` is 1.
+fn check_header(header: &[u8]) -> Result<(), String> {
+    let shown = String::from_utf8_lossy(header);
+    let value: sonic_rs::Value =
+        sonic_rs::from_slice(header).map_err(|_| format!("daemon header {shown:?} is not JSON"))?;
+    let format_ok = value.get("format").and_then(|f| f.as_str()).is_some_and(|f| f.eq_ignore_ascii_case("json"));
+    let version_ok = value.get("version").and_then(sonic_rs::JsonValueTrait::as_f64) == Some(1.0);
+    if format_ok && version_ok {
+        Ok(())
+    } else {
+        Err(format!("daemon header {shown:?} is not {{\"format\": \"json\", \"version\": 1}}"))
+    }
+}
+
+fn push_string_document<'a>(item: &sonic_rs::LazyValue<'_>, what: &str, push: &mut impl FnMut(Cow<'a, [u8]>, Option<DocumentError>)) {
+    match item.as_str() {
+        Some(text) if item.get_type() == JsonType::String => push(Cow::Owned(text.as_bytes().to_vec()), None),
+        _ => push(
+            Cow::Borrowed(&[]),
+            Some(framing_error(0, ErrorCode::InvalidDocument, format!("{what} must be a JSON string holding a document"))),
+        ),
+    }
+}
+
+/// The raw text of array member `key` of the object `input`.
+fn member<'a>(input: &'a [u8], key: &str) -> Result<&'a [u8], InputError> {
+    for item in sonic_rs::to_object_iter(input) {
+        let (name, value) = item.map_err(|e| InputError::Format(format!("the input is not a JSON object: {}", short(&e))))?;
+        if name == key {
+            if value.get_type() != JsonType::Array {
+                return Err(InputError::Format(format!("\"{key}\" must be an array")));
+            }
+            return match raw_cow(&value) {
+                Cow::Borrowed(bytes) => Ok(bytes),
+                Cow::Owned(_) => Err(InputError::Format(format!("\"{key}\" could not be read in place"))),
+            };
+        }
+    }
+    Err(InputError::Format(format!("the input has no \"{key}\" member")))
+}
+
+/// A framing error; its index is set when the framed document is pushed.
+fn framing_error(index: usize, code: ErrorCode, detail: String) -> DocumentError {
+    DocumentError { index, segment_id: None, code, detail, offset: None, in_subsegment: false }
+}
+
+fn raw_cow<'a>(value: &sonic_rs::LazyValue<'a>) -> Cow<'a, [u8]> {
+    match value.as_raw_cow() {
+        Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+        Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+    }
+}
+
+fn short(e: &sonic_rs::Error) -> String {
+    let full = e.to_string();
+    full.split("\n").next().unwrap_or_default().to_owned()
+}
+
+fn skip_bom(input: &[u8]) -> &[u8] {
+    input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input)
+}

@@ -1,0 +1,21 @@
+//! xrfast-core: parse AWS X-Ray segment documents and assemble them into traces.
+//!
+//! Pure Rust, no Python. Data flows one way:
+//! bytes → [`input`] (framing: NDJSON, datagrams, API bodies) → [`document`] (one document →
+//! validated entities) → [`assemble`] (entities → traces) → [`trace`] (rebuilt documents, JSON).
+
+pub mod assemble;
+pub mod bench;
+pub mod document;
+pub mod error;
+pub mod ids;
+pub mod input;
+pub mod reader;
+pub mod trace;
+
+pub use assemble::{Assembler, Counters, Limits};
+pub use document::{parse_document, DocumentLimits, Entity, ParsedDocument};
+pub use error::{DocumentError, ErrorCode, InputError};
+pub use ids::{SegmentId, TraceId};
+pub use input::Format;
+pub use trace::Trace;

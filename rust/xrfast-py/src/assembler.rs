@@ -1,0 +1,312 @@
+//! `TraceAssembler` and `parse`: documents in, traces out, with the GIL released for the work.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use xrfast_core::input::{frame, Framed};
+use xrfast_core::reader::ChunkReader;
+use xrfast_core::{Assembler, DocumentError, DocumentLimits, Format, InputError, Limits};
+
+use crate::errors::{self, OnError, PyUnprocessedTraceSegment};
+use crate::source;
+use crate::traces::PyTraceSet;
+
+/// The parser recurses once per level of nesting; this keeps a hostile `max_depth` off the stack.
+const DEEPEST_ALLOWED: usize = 1_000;
+
+#[allow(clippy::too_many_arguments)] // mirrors the keyword-only Python signature
+fn limits(
+    idle_timeout: f64,
+    incomplete_timeout: f64,
+    max_open_traces: usize,
+    max_segments_per_trace: usize,
+    max_trace_bytes: usize,
+    max_ready_traces: usize,
+    max_document_bytes: usize,
+    max_depth: usize,
+) -> PyResult<Limits> {
+    let positive = [
+        ("max_open_traces", max_open_traces),
+        ("max_segments_per_trace", max_segments_per_trace),
+        ("max_trace_bytes", max_trace_bytes),
+        ("max_ready_traces", max_ready_traces),
+        ("max_document_bytes", max_document_bytes),
+    ];
+    if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+        return Err(PyValueError::new_err(format!("{name} must be at least 1")));
+    }
+    if max_document_bytes > u32::MAX as usize / 2 || max_trace_bytes > u32::MAX as usize / 2 {
+        return Err(PyValueError::new_err("max_document_bytes and max_trace_bytes must be below 2 GiB"));
+    }
+    if max_depth > DEEPEST_ALLOWED {
+        return Err(PyValueError::new_err(format!("max_depth must be at most {DEEPEST_ALLOWED}")));
+    }
+    for (name, value) in [("idle_timeout", idle_timeout), ("incomplete_timeout", incomplete_timeout)] {
+        if !(value.is_finite() && value >= 0.0) {
+            return Err(PyValueError::new_err(format!("{name} must be a non-negative number of seconds")));
+        }
+    }
+    Ok(Limits {
+        document: DocumentLimits { max_document_bytes, max_depth },
+        max_open_traces,
+        max_segments_per_trace,
+        max_trace_bytes,
+        max_ready_traces,
+        idle_timeout,
+        incomplete_timeout: incomplete_timeout.max(idle_timeout),
+    })
+}
+
+fn wall_clock() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Frames and adds `chunks` (the GIL must be released by the caller). Documents are numbered from
+/// `first_index`; rejections go to `errors`, and the text of the first rejected document is kept
+/// for `json.JSONDecodeError.doc`. Returns how many documents were framed.
+fn ingest(
+    assembler: &Mutex<Assembler>,
+    chunks: &[impl AsRef<[u8]>],
+    format: Format,
+    now: f64,
+    first_index: usize,
+    errors: &mut Vec<DocumentError>,
+    first_rejected_text: &mut Option<String>,
+) -> Result<usize, InputError> {
+    let mut framed: Vec<Framed<'_>> = Vec::new();
+    for chunk in chunks {
+        frame(chunk.as_ref(), format, first_index + framed.len(), &mut framed)?;
+    }
+    let seen = errors.len();
+    assembler.lock().unwrap_or_else(PoisonError::into_inner).add_framed(&framed, now, errors);
+    if seen == 0 {
+        if let Some(first) = errors.first() {
+            let text = framed.iter().find(|f| f.index == first.index).map(|f| String::from_utf8_lossy(&f.bytes).into_owned());
+            *first_rejected_text = text;
+        }
+    }
+    Ok(framed.len())
+}
+
+/// Adds every item of `source` and applies `on_error`.
+fn add_source(
+    py: Python<'_>,
+    assembler: &Mutex<Assembler>,
+    source: &Bound<'_, PyAny>,
+    format: Format,
+    on_error: OnError,
+    now: f64,
+) -> PyResult<Vec<PyUnprocessedTraceSegment>> {
+    let items = source::items(source)?;
+    let chunks = items.iter().map(source::chunk).collect::<PyResult<Vec<_>>>()?;
+    let (mut errors, mut text) = (Vec::new(), None);
+    py.detach(|| ingest(assembler, &chunks, format, now, 0, &mut errors, &mut text))
+        .map_err(|e| errors::input_error(py, e))?;
+    errors::apply(py, on_error, &errors, |_| text.clone())
+}
+
+/// Assembles documents into traces as they stream in.
+#[pyclass(name = "TraceAssembler", module = "xrfast", frozen)]
+pub struct PyTraceAssembler {
+    inner: Mutex<Assembler>,
+}
+
+#[pymethods]
+impl PyTraceAssembler {
+    #[new]
+    #[pyo3(signature = (
+        *,
+        idle_timeout = 5.0,
+        incomplete_timeout = 60.0,
+        max_open_traces = 100_000,
+        max_segments_per_trace = 10_000,
+        max_trace_bytes = 512_000,
+        max_ready_traces = 100_000,
+        max_document_bytes = 65_536,
+        max_depth = 64,
+    ))]
+    #[allow(clippy::too_many_arguments)] // keyword-only options, each documented in _core.pyi
+    fn new(
+        idle_timeout: f64,
+        incomplete_timeout: f64,
+        max_open_traces: usize,
+        max_segments_per_trace: usize,
+        max_trace_bytes: usize,
+        max_ready_traces: usize,
+        max_document_bytes: usize,
+        max_depth: usize,
+    ) -> PyResult<Self> {
+        let limits = limits(
+            idle_timeout,
+            incomplete_timeout,
+            max_open_traces,
+            max_segments_per_trace,
+            max_trace_bytes,
+            max_ready_traces,
+            max_document_bytes,
+            max_depth,
+        )?;
+        Ok(Self { inner: Mutex::new(Assembler::new(limits)) })
+    }
+
+    #[pyo3(signature = (source, *, now = None, format = "auto", on_error = "raise"))]
+    fn add(
+        &self,
+        py: Python<'_>,
+        source: &Bound<'_, PyAny>,
+        now: Option<f64>,
+        format: &str,
+        on_error: &str,
+    ) -> PyResult<Vec<PyUnprocessedTraceSegment>> {
+        let (format, on_error) = (source::format(format)?, OnError::parse(on_error)?);
+        add_source(py, &self.inner, source, format, on_error, now.unwrap_or_else(wall_clock))
+    }
+
+    #[pyo3(signature = (now = None))]
+    fn pop_complete(&self, py: Python<'_>, now: Option<f64>) -> PyTraceSet {
+        let now = now.unwrap_or_else(wall_clock);
+        let traces = py.detach(|| self.lock().pop_complete(now));
+        PyTraceSet { traces: traces.into_iter().map(Arc::new).collect(), errors: Vec::new() }
+    }
+
+    fn flush(&self, py: Python<'_>) -> PyTraceSet {
+        let traces = py.detach(|| self.lock().flush());
+        PyTraceSet { traces: traces.into_iter().map(Arc::new).collect(), errors: Vec::new() }
+    }
+
+    #[getter]
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let a = self.lock();
+        let c = a.counters();
+        let d = PyDict::new(py);
+        d.set_item("documents_received", c.documents_received)?;
+        d.set_item("documents_accepted", c.documents_accepted)?;
+        d.set_item("documents_rejected", c.documents_rejected)?;
+        d.set_item("documents_dropped", c.documents_dropped)?;
+        d.set_item("traces_evicted", c.traces_evicted)?;
+        d.set_item("traces_emitted", c.traces_emitted)?;
+        d.set_item("traces_dropped", c.traces_dropped)?;
+        d.set_item("open_traces", a.open_traces())?;
+        d.set_item("buffered_segments", a.buffered_segments())?;
+        d.set_item("buffered_bytes", a.buffered_bytes())?;
+        d.set_item("memory_bytes", a.memory_bytes())?;
+        Ok(d)
+    }
+
+    #[getter]
+    fn event_time(&self) -> f64 {
+        self.lock().event_time()
+    }
+
+    #[getter]
+    fn open_traces(&self) -> usize {
+        self.lock().open_traces()
+    }
+
+    fn __repr__(&self) -> String {
+        let a = self.lock();
+        format!("TraceAssembler(open_traces={}, buffered_segments={})", a.open_traces(), a.buffered_segments())
+    }
+}
+
+impl PyTraceAssembler {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Assembler> {
+        // A panic cannot leave the assembler half-updated in a way later calls would trip on
+        // (every mutation completes or is skipped), so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[pyfunction]
+#[pyo3(signature = (
+    source,
+    *,
+    format = "auto",
+    on_error = "raise",
+    max_segments_per_trace = 10_000,
+    max_trace_bytes = 512_000,
+    max_document_bytes = 65_536,
+    max_depth = 64,
+))]
+#[allow(clippy::too_many_arguments)] // keyword-only options, each documented in _core.pyi
+pub fn parse(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    format: &str,
+    on_error: &str,
+    max_segments_per_trace: usize,
+    max_trace_bytes: usize,
+    max_document_bytes: usize,
+    max_depth: usize,
+) -> PyResult<PyTraceSet> {
+    let (format, on_error) = (source::format(format)?, OnError::parse(on_error)?);
+    let limits = limits(
+        0.0,
+        0.0,
+        usize::MAX,
+        max_segments_per_trace,
+        max_trace_bytes,
+        usize::MAX,
+        max_document_bytes,
+        max_depth,
+    )?;
+    let assembler = Mutex::new(Assembler::new(limits));
+    let errors = add_source(py, &assembler, source, format, on_error, 0.0)?;
+    let traces = py.detach(|| assembler.lock().unwrap_or_else(PoisonError::into_inner).flush());
+    Ok(PyTraceSet { traces: traces.into_iter().map(Arc::new).collect(), errors })
+}
+
+#[pyfunction]
+#[pyo3(signature = (
+    path,
+    *,
+    format = "auto",
+    on_error = "raise",
+    chunk_size = 4 << 20,
+    max_segments_per_trace = 10_000,
+    max_trace_bytes = 512_000,
+    max_document_bytes = 65_536,
+    max_depth = 64,
+))]
+#[allow(clippy::too_many_arguments)] // keyword-only options, each documented in _core.pyi
+pub fn read(
+    py: Python<'_>,
+    path: PathBuf,
+    format: &str,
+    on_error: &str,
+    chunk_size: usize,
+    max_segments_per_trace: usize,
+    max_trace_bytes: usize,
+    max_document_bytes: usize,
+    max_depth: usize,
+) -> PyResult<PyTraceSet> {
+    let (format, on_error) = (source::format(format)?, OnError::parse(on_error)?);
+    let limits = limits(
+        0.0,
+        0.0,
+        usize::MAX,
+        max_segments_per_trace,
+        max_trace_bytes,
+        usize::MAX,
+        max_document_bytes,
+        max_depth,
+    )?;
+    let assembler = Mutex::new(Assembler::new(limits));
+    let (mut errors, mut text) = (Vec::new(), None);
+    let traces = py
+        .detach(|| {
+            let mut reader = ChunkReader::open(&path, format, chunk_size)?;
+            let mut documents = 0;
+            while let Some(chunk) = reader.next_chunk()? {
+                documents += ingest(&assembler, &[chunk], reader.format(), 0.0, documents, &mut errors, &mut text)?;
+            }
+            Ok(assembler.lock().unwrap_or_else(PoisonError::into_inner).flush())
+        })
+        .map_err(|e| errors::input_error(py, e))?;
+    let errors = errors::apply(py, on_error, &errors, |_| text.clone())?;
+    Ok(PyTraceSet { traces: traces.into_iter().map(Arc::new).collect(), errors })
+}

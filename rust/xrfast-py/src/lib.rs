@@ -1,0 +1,28 @@
+//! Python bindings for xrfast-core, imported as `xrfast._core`.
+//!
+//! This crate knows nothing about X-Ray. It converts Python inputs into byte slices (borrowing
+//! `bytes` and `str`, copying buffers that could change underneath), releases the GIL around
+//! every call into the core, maps core errors to the exception classes of `xrfast.exceptions`,
+//! and builds Python objects only at the edge.
+
+mod assembler;
+mod errors;
+mod reader;
+mod source;
+mod traces;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<traces::PyTrace>()?;
+    m.add_class::<traces::PyTraceSet>()?;
+    m.add_class::<assembler::PyTraceAssembler>()?;
+    m.add_class::<errors::PyUnprocessedTraceSegment>()?;
+    m.add_class::<reader::PyChunkReader>()?;
+    m.add_function(wrap_pyfunction!(assembler::parse, m)?)?;
+    m.add_function(wrap_pyfunction!(assembler::read, m)?)?;
+    m.add_function(wrap_pyfunction!(reader::parse_only, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! `Trace` and `TraceSet`: assembled traces, with Python objects made only when asked for.
+
+use std::sync::Arc;
+
+use numpy::IntoPyArray;
+use pyo3::exceptions::PyIndexError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyList};
+use xrfast_core::trace::Columns;
+use xrfast_core::Trace;
+
+use crate::errors::PyUnprocessedTraceSegment;
+
+static ORJSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// JSON produced in Rust → Python objects, through orjson (a runtime dependency).
+fn loads<'py>(py: Python<'py>, json: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let loads = ORJSON_LOADS.get_or_try_init(py, || py.import("orjson")?.getattr("loads").map(Bound::unbind))?;
+    loads.bind(py).call1((PyBytes::new(py, json),))
+}
+
+fn columns_dict<'py>(py: Python<'py>, c: Columns) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("trace", c.trace.into_pyarray(py))?;
+    d.set_item("id", c.id.into_pyarray(py))?;
+    d.set_item("parent_id", c.parent_id.into_pyarray(py))?;
+    d.set_item("kind", c.kind.into_pyarray(py))?;
+    let duration: Vec<f64> = c.start.iter().zip(&c.end).map(|(s, e)| e - s).collect();
+    d.set_item("start", c.start.into_pyarray(py))?;
+    d.set_item("end", c.end.into_pyarray(py))?;
+    d.set_item("duration", duration.into_pyarray(py))?;
+    d.set_item("error", c.error.into_pyarray(py))?;
+    d.set_item("throttle", c.throttle.into_pyarray(py))?;
+    d.set_item("fault", c.fault.into_pyarray(py))?;
+    Ok(d)
+}
+
+/// One assembled trace.
+#[pyclass(name = "Trace", module = "xrfast", frozen)]
+pub struct PyTrace {
+    pub trace: Arc<Trace>,
+}
+
+#[pymethods]
+impl PyTrace {
+    /// The trace id, ``1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx``.
+    #[getter]
+    fn id(&self) -> String {
+        self.trace.id().to_string()
+    }
+
+    /// The root segment's rebuilt document, or ``None`` when no segment qualifies.
+    #[getter]
+    fn root<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.trace.root().map(|pos| self.document(py, pos)).transpose()
+    }
+
+    /// The root segment's id, or ``None``.
+    #[getter]
+    fn root_id(&self) -> Option<String> {
+        self.trace.root().map(|pos| self.trace.segment_id(self.trace.segments()[pos]).to_string())
+    }
+
+    /// Every segment document, real and inferred, subsegments nested, ordered by start time.
+    #[getter]
+    fn segments<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let docs = (0..self.trace.segments().len()).map(|pos| self.document(py, pos)).collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, docs)
+    }
+
+    /// The ids of :attr:`segments`, in the same order.
+    #[getter]
+    fn segment_ids(&self) -> Vec<String> {
+        self.trace.segments().iter().map(|&s| self.trace.segment_id(s).to_string()).collect()
+    }
+
+    /// True when something is in progress, orphaned, or a traced call has no downstream segment.
+    #[getter]
+    fn is_partial(&self) -> bool {
+        self.trace.is_partial()
+    }
+
+    /// True when documents were dropped because the trace reached a size limit.
+    #[getter]
+    fn limit_exceeded(&self) -> bool {
+        self.trace.limit_exceeded()
+    }
+
+    /// Last segment end minus first segment start, in seconds.
+    #[getter]
+    fn duration(&self) -> f64 {
+        self.trace.duration()
+    }
+
+    /// How many times a complete (sub)segment was replaced by another complete one.
+    #[getter]
+    fn revision(&self) -> u32 {
+        self.trace.revision()
+    }
+
+    /// The ``BatchGetTraces`` ``Trace`` shape: ``{"Id", "Duration", "LimitExceeded", "Segments"}``.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        loads(py, &self.json(py))
+    }
+
+    /// :meth:`to_dict` as JSON bytes, produced in Rust.
+    fn to_json<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.json(py))
+    }
+
+    /// One numpy array per column, one row per segment, inferred segment and subsegment.
+    fn columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let mut c = Columns::default();
+        self.trace.write_columns(0, &mut c);
+        columns_dict(py, c)
+    }
+
+    fn __len__(&self) -> usize {
+        self.trace.segments().len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Trace(id={:?}, segments={}, partial={}, duration={})",
+            self.trace.id().to_string(),
+            self.trace.segments().len(),
+            if self.trace.is_partial() { "True" } else { "False" },
+            self.trace.duration()
+        )
+    }
+}
+
+impl PyTrace {
+    fn document<'py>(&self, py: Python<'py>, pos: usize) -> PyResult<Bound<'py, PyAny>> {
+        let mut out = Vec::new();
+        self.trace.write_document(self.trace.segments()[pos], &mut out);
+        loads(py, &out)
+    }
+
+    fn json(&self, py: Python<'_>) -> Vec<u8> {
+        py.detach(|| {
+            let (mut out, mut scratch) = (Vec::new(), Vec::new());
+            self.trace.write_json(&mut out, &mut scratch);
+            out
+        })
+    }
+}
+
+/// Traces from one call, with the documents that call rejected (when ``on_error="collect"``).
+#[pyclass(name = "TraceSet", module = "xrfast", frozen, sequence)]
+pub struct PyTraceSet {
+    pub traces: Vec<Arc<Trace>>,
+    pub errors: Vec<PyUnprocessedTraceSegment>,
+}
+
+#[pymethods]
+impl PyTraceSet {
+    fn __len__(&self) -> usize {
+        self.traces.len()
+    }
+
+    fn __getitem__(&self, index: isize) -> PyResult<PyTrace> {
+        let len = self.traces.len() as isize;
+        let at = if index < 0 { index + len } else { index };
+        if at < 0 || at >= len {
+            return Err(PyIndexError::new_err("TraceSet index out of range"));
+        }
+        Ok(PyTrace { trace: Arc::clone(&self.traces[at as usize]) })
+    }
+
+    fn __iter__(slf: Py<Self>) -> TraceSetIter {
+        TraceSetIter { set: slf, next: 0 }
+    }
+
+    fn __repr__(&self) -> String {
+        format!("TraceSet(traces={}, errors={})", self.traces.len(), self.errors.len())
+    }
+
+    /// Rejected documents (filled when ``on_error="collect"``).
+    #[getter]
+    fn errors(&self) -> Vec<PyUnprocessedTraceSegment> {
+        self.errors.clone()
+    }
+
+    /// The trace ids, in order.
+    #[getter]
+    fn ids(&self) -> Vec<String> {
+        self.traces.iter().map(|t| t.id().to_string()).collect()
+    }
+
+    /// The ``BatchGetTraces`` response shape, ``{"Traces": [...]}``, as JSON bytes made in Rust.
+    fn to_json<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let out = py.detach(|| {
+            let (mut out, mut scratch) = (Vec::with_capacity(self.traces.len() * 2048), Vec::new());
+            out.extend_from_slice(b"{\"Traces\":[");
+            for (n, trace) in self.traces.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                trace.write_json(&mut out, &mut scratch);
+            }
+            out.extend_from_slice(b"]}");
+            out
+        });
+        PyBytes::new(py, &out)
+    }
+
+    /// :meth:`to_json`, parsed: ``{"Traces": [...]}``.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let json = self.to_json(py);
+        loads(py, json.as_bytes())
+    }
+
+    /// Columns over every trace; the ``trace`` column indexes this set.
+    fn columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = py.detach(|| {
+            let mut c = Columns::default();
+            for (i, trace) in self.traces.iter().enumerate() {
+                trace.write_columns(i as u32, &mut c);
+            }
+            c
+        });
+        columns_dict(py, c)
+    }
+}
+
+/// Iterator over a `TraceSet`.
+#[pyclass(module = "xrfast")]
+pub struct TraceSetIter {
+    set: Py<PyTraceSet>,
+    next: usize,
+}
+
+#[pymethods]
+impl TraceSetIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> Option<PyTrace> {
+        let set = self.set.bind(py).get();
+        let trace = set.traces.get(self.next)?;
+        self.next += 1;
+        Some(PyTrace { trace: Arc::clone(trace) })
+    }
+}
