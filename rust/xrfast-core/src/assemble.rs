@@ -208,7 +208,7 @@ impl Assembler {
         errors: &mut Vec<DocumentError>,
     ) -> Result<usize, InputError> {
         let mut framed = Vec::new();
-        let count = frame(input, format, first_index, &mut framed)?;
+        let count = frame(input, format, first_index, self.limits.document.max_json_depth, &mut framed)?;
         self.add_framed(&framed, now, errors);
         Ok(count)
     }

@@ -151,12 +151,50 @@ pub struct DocumentLimits {
     pub max_document_bytes: usize,
     /// Deepest accepted nesting of subsegments.
     pub max_depth: usize,
+    /// Deepest accepted nesting of JSON objects and arrays anywhere in a document (the JSON
+    /// parser recurses per level, so this is what keeps hostile input off the stack).
+    pub max_json_depth: usize,
 }
 
 impl Default for DocumentLimits {
     fn default() -> Self {
-        Self { max_document_bytes: 64 * 1024, max_depth: 64 }
+        Self { max_document_bytes: 64 * 1024, max_depth: 64, max_json_depth: 512 }
     }
+}
+
+/// The offset of the first bracket that nests deeper than `limit`, if any.
+#[must_use]
+pub fn nesting_exceeds(text: &[u8], limit: usize) -> Option<usize> {
+    // Fewer opening brackets than the limit cannot nest deeper than it: the common case costs
+    // one vectorised count.
+    if memchr::memchr2_iter(b'[', b'{', text).count() <= limit {
+        return None;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (at, &b) in text.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return Some(at);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A valid document: the entities of one trace, spans relative to `text`.
@@ -197,6 +235,10 @@ pub fn parse_document<'a>(
     if let Err(e) = simdutf8::compat::from_utf8(text) {
         let detail = "document is not valid UTF-8".to_owned();
         return sink(Err(fail(ErrorCode::InvalidJson, detail, Some(e.valid_up_to()))));
+    }
+    if let Some(at) = nesting_exceeds(text, limits.max_json_depth) {
+        let detail = format!("JSON is nested deeper than the limit of {} levels", limits.max_json_depth);
+        return sink(Err(fail(ErrorCode::NestingTooDeep, detail, Some(at))));
     }
     let start = text.iter().position(|b| !b.is_ascii_whitespace());
     match start.map(|at| text[at]) {
@@ -271,6 +313,20 @@ fn parse_array_document<'a>(
 }
 
 fn parse_object_document(text: &[u8], index: usize, limits: DocumentLimits) -> Result<ParsedDocument<'_>, DocumentError> {
+    walk_object_document(text, index, limits).map_err(|e| {
+        // The walk stops at the first problem, which may be a field met before a syntax error
+        // further on; a document that is not JSON at all is reported as such.
+        if e.code == ErrorCode::InvalidJson {
+            return e;
+        }
+        match sonic_rs::from_slice::<sonic_rs::Value>(text) {
+            Err(json) => json_error(text, index, &json),
+            Ok(_) => e,
+        }
+    })
+}
+
+fn walk_object_document(text: &[u8], index: usize, limits: DocumentLimits) -> Result<ParsedDocument<'_>, DocumentError> {
     let mut walker = Walker { text, index, limits, entities: Vec::with_capacity(8), trace_id: None };
     walker.object(text, None, 0)?;
     let trailing = walker.entities[0].object.end as usize;

@@ -41,7 +41,7 @@ pub enum ErrorCode {
     InvalidParentId,
     /// Larger than `max_document_bytes`.
     DocumentTooLarge,
-    /// Subsegments nested deeper than `max_depth`.
+    /// Subsegments nested deeper than `max_depth`, or JSON deeper than `max_json_depth`.
     NestingTooDeep,
     /// A daemon header line that is not `{"format": "json", "version": 1}`, or a datagram without one.
     InvalidHeader,

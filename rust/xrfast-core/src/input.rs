@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use sonic_rs::{JsonType, JsonValueTrait};
 
+use crate::document::nesting_exceeds;
 use crate::error::{DocumentError, ErrorCode, InputError};
 
 /// How documents are packed in an input.
@@ -71,9 +72,10 @@ pub struct Framed<'a> {
 /// `[` → [`Format::Array`]; an object whose first line is a complete JSON value and is followed
 /// by more lines → [`Format::Ndjson`] (this covers datagrams and captures with header lines);
 /// otherwise one value: [`Format::PutTraceSegments`] or [`Format::BatchGetTraces`] when it has
-/// their key, else [`Format::Document`].
+/// their key, else [`Format::Document`]. JSON nested deeper than `max_json_depth` is not looked
+/// into (the parser would recurse that deep); the document parser reports it.
 #[must_use]
-pub fn detect(input: &[u8]) -> Format {
+pub fn detect(input: &[u8], max_json_depth: usize) -> Format {
     let text = skip_bom(input).trim_ascii_start();
     match text.first() {
         None => Format::Ndjson,
@@ -81,9 +83,16 @@ pub fn detect(input: &[u8]) -> Format {
         Some(b'{') => {
             if let Some(newline) = memchr::memchr(b'\n', text) {
                 let rest = text[newline + 1..].trim_ascii();
-                if !rest.is_empty() && sonic_rs::from_slice::<sonic_rs::Value>(&text[..newline]).is_ok() {
+                let line = &text[..newline];
+                if !rest.is_empty()
+                    && nesting_exceeds(line, max_json_depth).is_none()
+                    && sonic_rs::from_slice::<sonic_rs::Value>(line).is_ok()
+                {
                     return Format::Ndjson;
                 }
+            }
+            if nesting_exceeds(text, max_json_depth).is_some() {
+                return Format::Document;
             }
             for (key, _) in sonic_rs::to_object_iter(text).flatten() {
                 match &*key {
@@ -99,8 +108,15 @@ pub fn detect(input: &[u8]) -> Format {
 }
 
 /// Cuts `input` into documents, numbered from `first_index`, appending them to `out`.
-/// Returns how many documents were framed.
-pub fn frame<'a>(input: &'a [u8], format: Format, first_index: usize, out: &mut Vec<Framed<'a>>) -> Result<usize, InputError> {
+/// Returns how many documents were framed. `max_json_depth` bounds the nesting of envelopes that
+/// are one JSON value (arrays, API bodies), which are walked here.
+pub fn frame<'a>(
+    input: &'a [u8],
+    format: Format,
+    first_index: usize,
+    max_json_depth: usize,
+    out: &mut Vec<Framed<'a>>,
+) -> Result<usize, InputError> {
     let before = out.len();
     let mut index = first_index;
     let mut push = |bytes: Cow<'a, [u8]>, error: Option<DocumentError>| {
@@ -112,7 +128,13 @@ pub fn frame<'a>(input: &'a [u8], format: Format, first_index: usize, out: &mut 
         index += 1;
     };
     let input = skip_bom(input);
-    match if format == Format::Auto { detect(input) } else { format } {
+    let format = if format == Format::Auto { detect(input, max_json_depth) } else { format };
+    let one_value = matches!(format, Format::Array | Format::PutTraceSegments | Format::BatchGetTraces);
+    // An envelope adds a few levels around its documents.
+    if one_value && nesting_exceeds(input, max_json_depth + 4).is_some() {
+        return Err(InputError::Format(format!("the input is nested deeper than the limit of {max_json_depth} levels")));
+    }
+    match format {
         Format::Auto | Format::Document => push(Cow::Borrowed(input), None),
         Format::Datagram => {
             let (bytes, error) = split_datagram(input);

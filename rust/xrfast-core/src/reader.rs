@@ -17,18 +17,19 @@ pub struct ChunkReader {
     source: Box<dyn BufRead + Send>,
     format: Format,
     chunk_size: usize,
+    max_json_depth: usize,
     carry: Vec<u8>,
     finished: bool,
 }
 
 impl ChunkReader {
     /// Opens `path`; with `Format::Auto`, the format is decided from the first chunk.
-    pub fn open(path: &Path, format: Format, chunk_size: usize) -> io::Result<Self> {
+    pub fn open(path: &Path, format: Format, chunk_size: usize, max_json_depth: usize) -> io::Result<Self> {
         let mut file = BufReader::with_capacity(1 << 16, File::open(path)?);
         let gzip = file.fill_buf()?.starts_with(&[0x1f, 0x8b]);
         let source: Box<dyn BufRead + Send> =
             if gzip { Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(file))) } else { Box::new(file) };
-        Ok(Self { source, format, chunk_size: chunk_size.max(1), carry: Vec::new(), finished: false })
+        Ok(Self { source, format, chunk_size: chunk_size.max(1), max_json_depth, carry: Vec::new(), finished: false })
     }
 
     /// The format in force: known once the first chunk has been read.
@@ -46,7 +47,7 @@ impl ChunkReader {
         let want = self.chunk_size.max(chunk.len() + 1);
         (&mut self.source).take((want - chunk.len()) as u64).read_to_end(&mut chunk)?;
         if self.format == Format::Auto {
-            self.format = detect(&chunk);
+            self.format = detect(&chunk, self.max_json_depth);
         }
         if self.format != Format::Ndjson {
             // One JSON value: it has to be read whole to be parsed.

@@ -395,21 +395,23 @@ impl Trace {
             None => out.extend_from_slice(b",\"in_progress\":true"),
         }
         let _ = write!(out, ",\"parent_id\":\"{}\",\"trace_id\":\"{}\",\"inferred\":true,\"origin\":", e.id, self.id);
-        let origin: &[u8] = match (e.namespace, e.resource) {
-            (Namespace::Remote, _) => b"\"remote\"",
-            (_, AwsResource::TableName) if name == b"\"DynamoDB\"" => b"\"AWS::DynamoDB::Table\"",
-            (_, AwsResource::QueueUrl) if name == b"\"SQS\"" => b"\"AWS::SQS::Queue\"",
-            (_, AwsResource::FunctionName) if name == b"\"Lambda\"" => b"\"AWS::Lambda::Function\"",
-            (_, AwsResource::BucketName) if name == b"\"S3\"" => b"\"AWS::S3::Bucket\"",
-            _ => &[],
+        // SDKs differ in case: hand-made subsegments say `DynamoDB`, the boto patch `dynamodb`.
+        let named = |service: &[u8]| name.len() == service.len() + 2 && name[1..name.len() - 1].eq_ignore_ascii_case(service);
+        let origin: Option<&[u8]> = match (e.namespace, e.resource) {
+            (Namespace::Remote, _) => Some(b"\"remote\""),
+            (_, AwsResource::TableName) if named(b"DynamoDB") => Some(b"\"AWS::DynamoDB::Table\""),
+            (_, AwsResource::QueueUrl) if named(b"SQS") => Some(b"\"AWS::SQS::Queue\""),
+            (_, AwsResource::FunctionName) if named(b"Lambda") => Some(b"\"AWS::Lambda::Function\""),
+            (_, AwsResource::BucketName) if named(b"S3") => Some(b"\"AWS::S3::Bucket\""),
+            _ => None,
         };
-        if origin.is_empty() {
+        if let Some(origin) = origin {
+            out.extend_from_slice(origin);
+        } else {
             // `AWS::<name>`: the raw name is already a valid JSON string body.
             out.extend_from_slice(b"\"AWS::");
             out.extend_from_slice(&name[1..name.len() - 1]);
             out.push(b'"');
-        } else {
-            out.extend_from_slice(origin);
         }
         for (key, span) in [("http", e.http), ("aws", e.aws)] {
             if let Some(span) = span {
@@ -430,9 +432,14 @@ fn trim(bytes: &[u8]) -> &[u8] {
     bytes.trim_ascii()
 }
 
-/// Writes a finite float the shortest way that reads back exactly.
+/// Writes a finite float the shortest way that reads back exactly, always as a float (`4.0`,
+/// not `4`), since X-Ray's times and durations are doubles.
 fn write_number(out: &mut Vec<u8>, value: f64) {
+    let start = out.len();
     let _ = write!(out, "{value}");
+    if !out[start..].iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {
+        out.extend_from_slice(b".0");
+    }
 }
 
 /// Writes `text` (valid UTF-8 JSON) as a JSON string literal.

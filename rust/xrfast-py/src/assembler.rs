@@ -15,7 +15,8 @@ use crate::errors::{self, OnError, PyUnprocessedTraceSegment};
 use crate::source;
 use crate::traces::PyTraceSet;
 
-/// The parser recurses once per level of nesting; this keeps a hostile `max_depth` off the stack.
+/// The JSON parser recurses once per level of nesting; this keeps a hostile limit off the stack
+/// (an optimised build handles several thousand levels in a 2 MiB thread stack).
 const DEEPEST_ALLOWED: usize = 1_000;
 
 #[allow(clippy::too_many_arguments)] // mirrors the keyword-only Python signature
@@ -28,6 +29,7 @@ fn limits(
     max_ready_traces: usize,
     max_document_bytes: usize,
     max_depth: usize,
+    max_json_depth: usize,
 ) -> PyResult<Limits> {
     let positive = [
         ("max_open_traces", max_open_traces),
@@ -42,8 +44,10 @@ fn limits(
     if max_document_bytes > u32::MAX as usize / 2 || max_trace_bytes > u32::MAX as usize / 2 {
         return Err(PyValueError::new_err("max_document_bytes and max_trace_bytes must be below 2 GiB"));
     }
-    if max_depth > DEEPEST_ALLOWED {
-        return Err(PyValueError::new_err(format!("max_depth must be at most {DEEPEST_ALLOWED}")));
+    for (name, value) in [("max_depth", max_depth), ("max_json_depth", max_json_depth)] {
+        if value > DEEPEST_ALLOWED {
+            return Err(PyValueError::new_err(format!("{name} must be at most {DEEPEST_ALLOWED}")));
+        }
     }
     for (name, value) in [("idle_timeout", idle_timeout), ("incomplete_timeout", incomplete_timeout)] {
         if !(value.is_finite() && value >= 0.0) {
@@ -51,7 +55,7 @@ fn limits(
         }
     }
     Ok(Limits {
-        document: DocumentLimits { max_document_bytes, max_depth },
+        document: DocumentLimits { max_document_bytes, max_depth, max_json_depth },
         max_open_traces,
         max_segments_per_trace,
         max_trace_bytes,
@@ -78,8 +82,9 @@ fn ingest(
     first_rejected_text: &mut Option<String>,
 ) -> Result<usize, InputError> {
     let mut framed: Vec<Framed<'_>> = Vec::new();
+    let depth = assembler.lock().unwrap_or_else(PoisonError::into_inner).limits().document.max_json_depth;
     for chunk in chunks {
-        frame(chunk.as_ref(), format, first_index + framed.len(), &mut framed)?;
+        frame(chunk.as_ref(), format, first_index + framed.len(), depth, &mut framed)?;
     }
     let seen = errors.len();
     assembler.lock().unwrap_or_else(PoisonError::into_inner).add_framed(&framed, now, errors);
@@ -128,6 +133,7 @@ impl PyTraceAssembler {
         max_ready_traces = 100_000,
         max_document_bytes = 65_536,
         max_depth = 64,
+        max_json_depth = 512,
     ))]
     #[allow(clippy::too_many_arguments)] // keyword-only options, each documented in _core.pyi
     fn new(
@@ -139,6 +145,7 @@ impl PyTraceAssembler {
         max_ready_traces: usize,
         max_document_bytes: usize,
         max_depth: usize,
+        max_json_depth: usize,
     ) -> PyResult<Self> {
         let limits = limits(
             idle_timeout,
@@ -149,6 +156,7 @@ impl PyTraceAssembler {
             max_ready_traces,
             max_document_bytes,
             max_depth,
+            max_json_depth,
         )?;
         Ok(Self { inner: Mutex::new(Assembler::new(limits)) })
     }
@@ -231,6 +239,7 @@ impl PyTraceAssembler {
     max_trace_bytes = 512_000,
     max_document_bytes = 65_536,
     max_depth = 64,
+    max_json_depth = 512,
 ))]
 #[allow(clippy::too_many_arguments)] // keyword-only options, each documented in _core.pyi
 pub fn parse(
@@ -242,6 +251,7 @@ pub fn parse(
     max_trace_bytes: usize,
     max_document_bytes: usize,
     max_depth: usize,
+    max_json_depth: usize,
 ) -> PyResult<PyTraceSet> {
     let (format, on_error) = (source::format(format)?, OnError::parse(on_error)?);
     let limits = limits(
@@ -253,6 +263,7 @@ pub fn parse(
         usize::MAX,
         max_document_bytes,
         max_depth,
+        max_json_depth,
     )?;
     let assembler = Mutex::new(Assembler::new(limits));
     let errors = add_source(py, &assembler, source, format, on_error, 0.0)?;
@@ -271,6 +282,7 @@ pub fn parse(
     max_trace_bytes = 512_000,
     max_document_bytes = 65_536,
     max_depth = 64,
+    max_json_depth = 512,
 ))]
 #[allow(clippy::too_many_arguments)] // keyword-only options, each documented in _core.pyi
 pub fn read(
@@ -283,6 +295,7 @@ pub fn read(
     max_trace_bytes: usize,
     max_document_bytes: usize,
     max_depth: usize,
+    max_json_depth: usize,
 ) -> PyResult<PyTraceSet> {
     let (format, on_error) = (source::format(format)?, OnError::parse(on_error)?);
     let limits = limits(
@@ -294,12 +307,13 @@ pub fn read(
         usize::MAX,
         max_document_bytes,
         max_depth,
+        max_json_depth,
     )?;
     let assembler = Mutex::new(Assembler::new(limits));
     let (mut errors, mut text) = (Vec::new(), None);
     let traces = py
         .detach(|| {
-            let mut reader = ChunkReader::open(&path, format, chunk_size)?;
+            let mut reader = ChunkReader::open(&path, format, chunk_size, limits.document.max_json_depth)?;
             let mut documents = 0;
             while let Some(chunk) = reader.next_chunk()? {
                 documents += ingest(&assembler, &[chunk], reader.format(), 0.0, documents, &mut errors, &mut text)?;
