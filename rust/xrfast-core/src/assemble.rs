@@ -116,7 +116,8 @@ pub struct Assembler {
     open: FxHashMap<TraceId, OpenTrace>,
     due: BTreeMap<(Time, u64), TraceId>,
     by_age: BTreeMap<u64, TraceId>,
-    ready: VecDeque<Trace>,
+    /// Closed traces waiting to be handed out; built (in parallel) when they are.
+    ready: VecDeque<(TraceId, OpenTrace)>,
     counters: Counters,
     next_seq: u64,
     buffered_bytes: usize,
@@ -126,6 +127,8 @@ pub struct Assembler {
 
 /// Batches smaller than this are parsed on the calling thread: fanning out costs more than it saves.
 const PARALLEL_MIN_BYTES: usize = 256 * 1024;
+/// Likewise for building emitted traces.
+const PARALLEL_MIN_ENTITIES: usize = 4096;
 
 impl Assembler {
     /// An empty assembler with these limits.
@@ -219,22 +222,22 @@ impl Assembler {
         fn parse<'b>(item: &'b Framed<'_>, limits: DocumentLimits) -> Vec<Result<ParsedDocument<'b>, DocumentError>> {
             let mut results = Vec::with_capacity(1);
             match &item.error {
-                Some(e) => results.push(Err(e.clone())),
+                Some(e) => results.push(Err(DocumentError::clone(e))),
                 None => parse_document(&item.bytes, item.index, limits, &mut |r| results.push(r)),
             }
             results
         }
         let total: usize = framed.iter().map(|f| f.bytes.len()).sum();
-        let parsed: Vec<Vec<Result<ParsedDocument<'_>, DocumentError>>> =
+        let parsed: Vec<Result<ParsedDocument<'_>, DocumentError>> =
             if total >= PARALLEL_MIN_BYTES && rayon::current_num_threads() > 1 {
-                framed.par_iter().with_min_len(64).map(|f| parse(f, limits)).collect()
+                framed.par_iter().with_min_len(64).flat_map_iter(|f| parse(f, limits)).collect()
             } else {
-                framed.iter().map(|f| parse(f, limits)).collect()
+                framed.iter().flat_map(|f| parse(f, limits)).collect()
             };
-        for result in parsed.into_iter().flatten() {
+        for result in parsed {
             self.counters.documents_received += 1;
             match result {
-                Ok(doc) => self.add_document(&doc, now),
+                Ok(doc) => self.add_document(doc, now),
                 Err(e) => {
                     self.counters.documents_rejected += 1;
                     errors.push(e);
@@ -244,7 +247,7 @@ impl Assembler {
     }
 
     /// Adds one valid document to its trace, applying the same-id rules of docs/assembly.md.
-    pub fn add_document(&mut self, doc: &ParsedDocument<'_>, now: f64) {
+    pub fn add_document(&mut self, doc: ParsedDocument<'_>, now: f64) {
         if !self.open.contains_key(&doc.trace_id) {
             if self.open.len() >= self.limits.max_open_traces {
                 self.evict_oldest();
@@ -280,9 +283,8 @@ impl Assembler {
         let base = trace.arena.len() as u32;
         trace.arena.extend_from_slice(doc.text);
         self.buffered_bytes += doc.text.len();
-        for entity in &doc.entities {
+        for mut entity in doc.entities {
             self.event_time = self.event_time.max(entity.end.unwrap_or(entity.start));
-            let mut entity = entity.clone();
             shift(&mut entity, base);
             match trace.index.get(&entity.id.0) {
                 None => {
@@ -339,7 +341,13 @@ impl Assembler {
 
     fn take_ready(&mut self) -> Vec<Trace> {
         self.counters.traces_emitted += self.ready.len() as u64;
-        self.ready.drain(..).collect()
+        let closed: Vec<(TraceId, OpenTrace)> = self.ready.drain(..).collect();
+        let entities: usize = closed.iter().map(|(_, t)| t.entities.len()).sum();
+        if entities >= PARALLEL_MIN_ENTITIES && rayon::current_num_threads() > 1 {
+            closed.into_par_iter().with_min_len(16).map(|(id, t)| t.into_trace(id)).collect()
+        } else {
+            closed.into_iter().map(|(id, t)| t.into_trace(id)).collect()
+        }
     }
 
     fn evict_oldest(&mut self) {
@@ -357,7 +365,7 @@ impl Assembler {
         self.by_age.remove(&trace.seq);
         self.buffered_bytes -= trace.arena.len();
         self.buffered_entities -= trace.entities.len();
-        self.ready.push_back(trace.into_trace(id));
+        self.ready.push_back((id, trace));
         if self.ready.len() > self.limits.max_ready_traces {
             self.ready.pop_front();
             self.counters.traces_dropped += 1;

@@ -68,11 +68,16 @@ impl SegmentId {
     /// Parses exactly 16 lowercase hex digits.
     #[must_use]
     pub fn parse(text: &str) -> Option<Self> {
-        let b = text.as_bytes();
-        if b.len() != 16 {
-            return None;
+        let b: &[u8; 16] = text.as_bytes().try_into().ok()?;
+        // Every document holds several ids: fold with a 64-bit accumulator, no early exits.
+        let mut value = 0u64;
+        let mut valid = true;
+        for &byte in b {
+            let digit = hex_digit(byte);
+            valid &= digit.is_some();
+            value = (value << 4) | u64::from(digit.unwrap_or(0));
         }
-        parse_hex(b).map(|v| Self(v as u64))
+        valid.then_some(Self(value))
     }
 
     /// The id X-Ray gives the inferred segment of subsegment `self` in `trace`: stable across reads

@@ -64,8 +64,9 @@ pub struct Framed<'a> {
     pub index: usize,
     /// Its text; borrowed unless it had to be unescaped from a JSON string.
     pub bytes: Cow<'a, [u8]>,
-    /// Set when framing already rejected it (e.g. its daemon header is invalid).
-    pub error: Option<DocumentError>,
+    /// Set when framing already rejected it (e.g. its daemon header is invalid); boxed, since
+    /// it is rare and `Framed` is made once per document.
+    pub error: Option<Box<DocumentError>>,
 }
 
 /// Guesses the format of `input`:
@@ -122,7 +123,7 @@ pub fn frame<'a>(
     let mut push = |bytes: Cow<'a, [u8]>, error: Option<DocumentError>| {
         let error = error.map(|mut e| {
             e.index = index;
-            e
+            Box::new(e)
         });
         out.push(Framed { index, bytes, error });
         index += 1;
@@ -184,8 +185,11 @@ pub fn frame<'a>(
 /// invalid header rejects that document, as the daemon drops the whole datagram.
 fn frame_lines<'a>(input: &'a [u8], push: &mut impl FnMut(Cow<'a, [u8]>, Option<DocumentError>)) {
     let mut bad_header: Option<String> = None;
-    for line in input.split(|&b| b == b'\n') {
-        let line = line.trim_ascii();
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', input).chain(std::iter::once(input.len()));
+    for end in ends {
+        let line = input[start..end].trim_ascii();
+        start = end + 1;
         if line.is_empty() {
             continue;
         }
