@@ -378,6 +378,7 @@ fn shift(entity: &mut Entity, by: u32) {
     entity.cut = entity.cut.map(|s| s.shift(by));
     entity.name = entity.name.shift(by);
     entity.http = entity.http.map(|s| s.shift(by));
+    entity.cause = entity.cause.map(|s| s.shift(by));
     entity.aws = entity.aws.map(|s| s.shift(by));
 }
 

@@ -130,6 +130,8 @@ pub struct Entity {
     pub cut: Option<Span>,
     /// The raw JSON string of `name`, quotes included.
     pub name: Span,
+    /// The raw `cause` value: an object, or a string naming an exception recorded elsewhere.
+    pub cause: Option<Span>,
     /// The raw `http` value, copied into an inferred segment.
     pub http: Option<Span>,
     /// The raw `aws` value, copied into an inferred segment.
@@ -418,6 +420,7 @@ struct Fields<'a> {
     namespace: Option<Namespace>,
     flags: Flags,
     http: Option<Span>,
+    cause: Option<Span>,
     aws: Option<LazyValue<'a>>,
     subsegments: Option<LazyValue<'a>>,
     cut: Option<Span>,
@@ -622,7 +625,8 @@ impl<'a> Walker<'a> {
                     _ => Namespace::Other,
                 });
             }
-            Member::Cause => match value.get_type() {
+            Member::Cause => {
+                match value.get_type() {
                 JsonType::String => {
                     let text = value.as_str().unwrap_or_default();
                     SegmentId::parse(text).ok_or_else(|| {
@@ -635,9 +639,11 @@ impl<'a> Walker<'a> {
                     })?;
                     fields.flags.set(Flags::CAUSE_REF, true);
                 }
-                JsonType::Object => {}
-                _ => return Err(wrong_type("an object or an exception id")),
-            },
+                    JsonType::Object => {}
+                    _ => return Err(wrong_type("an object or an exception id")),
+                }
+                fields.cause = Some(span);
+            }
             Member::Http => {
                 if value.get_type() != JsonType::Object {
                     return Err(wrong_type("an object"));
@@ -744,6 +750,7 @@ impl<'a> Walker<'a> {
             object,
             cut: f.cut,
             name,
+            cause: f.cause,
             http: f.http,
             aws: f.aws.as_ref().map(|v| span_in(self.text, raw_str(v).as_bytes())),
         })

@@ -8,6 +8,7 @@
 use std::io::Write as _;
 
 use rustc_hash::{FxHashMap, FxHashSet};
+use sonic_rs::JsonValueTrait;
 
 use crate::document::{AwsResource, Entity, Flags, Kind, Namespace, Span};
 use crate::ids::{SegmentId, TraceId};
@@ -262,6 +263,28 @@ impl Trace {
             SegmentRef::Real(i) => self.write_tree(i, out),
             SegmentRef::Inferred(i) => self.write_inferred(i, out),
         }
+    }
+
+    /// The cause object of entity `id`, with a reference followed: when its `cause` is the id of
+    /// an exception recorded elsewhere in the trace (spec §1.7), the cause object that records
+    /// that exception. `None` when the entity has no cause or the reference does not resolve.
+    #[must_use]
+    pub fn cause(&self, id: SegmentId) -> Option<&[u8]> {
+        let entity = self.entities.iter().find(|e| e.id == id)?;
+        let cause = entity.cause?.of(&self.arena);
+        if !entity.flags.has(Flags::CAUSE_REF) {
+            return Some(cause);
+        }
+        let wanted = std::str::from_utf8(cause).ok()?.trim_matches('"');
+        self.entities.iter().filter(|e| !e.flags.has(Flags::CAUSE_REF)).find_map(|e| {
+            let candidate = e.cause?.of(&self.arena);
+            let text = std::str::from_utf8(candidate).ok()?;
+            let exceptions = sonic_rs::get_from_str(text, ["exceptions"]).ok()?;
+            let found = sonic_rs::to_array_iter(exceptions.as_raw_str())
+                .flatten()
+                .any(|exception| exception.get("id").and_then(|v| v.as_str().map(|s| s == wanted)).unwrap_or(false));
+            found.then_some(candidate)
+        })
     }
 
     /// Appends this trace in the `BatchGetTraces` `Trace` shape:

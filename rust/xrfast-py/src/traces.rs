@@ -99,6 +99,14 @@ impl PyTrace {
         self.trace.revision()
     }
 
+    /// The cause object of (sub)segment ``segment_id``; a ``cause`` that names an exception
+    /// recorded elsewhere in the trace is followed to the cause object that records it.
+    fn cause<'py>(&self, py: Python<'py>, segment_id: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let id = xrfast_core::SegmentId::parse(segment_id)
+            .ok_or_else(|| pyo3::exceptions::PyValueError::new_err(format!("{segment_id:?} is not a 16-hex-digit segment id")))?;
+        self.trace.cause(id).map(|json| loads(py, json)).transpose()
+    }
+
     /// The ``BatchGetTraces`` ``Trace`` shape: ``{"Id", "Duration", "LimitExceeded", "Segments"}``.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         loads(py, &self.json(py))
