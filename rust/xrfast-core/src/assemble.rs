@@ -1,8 +1,8 @@
 //! Streaming assembly: documents in any order → traces, with bounded memory (spec §3.2).
 //!
 //! Documents of one trace arrive interleaved with other traces, children before parents, in
-//! progress before complete, sometimes twice. The assembler keeps each open trace's document text
-//! in one byte arena and its entities in an id-indexed table, applies the same-id rules of
+//! progress before complete, sometimes twice. The assembler keeps each open trace's documents and
+//! its entities in an id-indexed table, applies the same-id rules of
 //! docs/assembly.md on arrival, and derives the trace's shape only when it is emitted: when it has
 //! been idle long enough (complete, or given up on as partial), when limits force an eviction, or on
 //! [`Assembler::flush`]. Every document is counted exactly once as accepted, rejected or dropped.
@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, VecDeque};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use crate::document::{parse_document, DocumentLimits, Entity, ParsedDocument};
+use crate::document::{parse_document, DocumentLimits, Entity, OwnedDocument};
 use crate::error::{DocumentError, InputError};
 use crate::ids::TraceId;
 use crate::input::{frame, Format, Framed};
@@ -96,7 +96,10 @@ struct OpenTrace {
     seq: u64,
     /// When the trace is next looked at; never later than it could become due.
     due: Time,
-    arena: Vec<u8>,
+    /// The text of each accepted document, copied when it was parsed.
+    docs: Vec<Box<[u8]>>,
+    /// Bytes in `docs`, for `max_trace_bytes`.
+    bytes: usize,
     entities: Vec<Entity>,
     index: FxHashMap<u64, u32>,
     last_seen: f64,
@@ -106,7 +109,7 @@ struct OpenTrace {
 
 impl OpenTrace {
     fn into_trace(self, id: TraceId) -> Trace {
-        Trace::build(id, self.arena, self.entities, &self.index, self.revision, self.limit_exceeded)
+        Trace::build(id, self.docs, self.entities, &self.index, self.revision, self.limit_exceeded)
     }
 }
 
@@ -185,14 +188,15 @@ impl Assembler {
         self.buffered_bytes
     }
 
-    /// Bytes of memory held by open traces: arenas, entity tables and id indexes.
+    /// Bytes of memory held by open traces: document text, entity tables and id indexes.
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
         let per_index_entry = std::mem::size_of::<(u64, u32)>() + 1;
         self.open
             .values()
             .map(|t| {
-                t.arena.capacity()
+                t.bytes
+                    + t.docs.capacity() * std::mem::size_of::<Box<[u8]>>()
                     + t.entities.capacity() * std::mem::size_of::<Entity>()
                     + t.index.capacity() * per_index_entry
                     + std::mem::size_of::<OpenTrace>()
@@ -216,24 +220,19 @@ impl Assembler {
         Ok(count)
     }
 
-    /// Parses (in parallel when the batch is large) and adds already-framed documents.
+    /// Parses (in parallel when the batch is large) and adds already-framed documents, in order.
     pub fn add_framed(&mut self, framed: &[Framed<'_>], now: f64, errors: &mut Vec<DocumentError>) {
         let limits = self.limits.document;
-        fn parse<'b>(item: &'b Framed<'_>, limits: DocumentLimits) -> Vec<Result<ParsedDocument<'b>, DocumentError>> {
-            let mut results = Vec::with_capacity(1);
-            match &item.error {
-                Some(e) => results.push(Err(DocumentError::clone(e))),
-                None => parse_document(&item.bytes, item.index, limits, &mut |r| results.push(r)),
-            }
-            results
-        }
         let total: usize = framed.iter().map(|f| f.bytes.len()).sum();
-        let parsed: Vec<Result<ParsedDocument<'_>, DocumentError>> =
-            if total >= PARALLEL_MIN_BYTES && rayon::current_num_threads() > 1 {
-                framed.par_iter().with_min_len(64).flat_map_iter(|f| parse(f, limits)).collect()
-            } else {
-                framed.iter().flat_map(|f| parse(f, limits)).collect()
-            };
+        if total < PARALLEL_MIN_BYTES || rayon::current_num_threads() == 1 {
+            let parsed = framed.iter().flat_map(|f| parse_framed(f, limits)).collect();
+            return self.ingest(parsed, now, errors);
+        }
+        let parsed = framed.par_iter().with_min_len(64).flat_map_iter(|f| parse_framed(f, limits)).collect();
+        self.ingest(parsed, now, errors);
+    }
+
+    fn ingest(&mut self, parsed: Vec<Result<OwnedDocument, DocumentError>>, now: f64, errors: &mut Vec<DocumentError>) {
         for result in parsed {
             self.counters.documents_received += 1;
             match result {
@@ -247,7 +246,7 @@ impl Assembler {
     }
 
     /// Adds one valid document to its trace, applying the same-id rules of docs/assembly.md.
-    pub fn add_document(&mut self, doc: ParsedDocument<'_>, now: f64) {
+    pub fn add_document(&mut self, doc: OwnedDocument, now: f64) {
         if !self.open.contains_key(&doc.trace_id) {
             if self.open.len() >= self.limits.max_open_traces {
                 self.evict_oldest();
@@ -262,7 +261,8 @@ impl Assembler {
                 OpenTrace {
                     seq,
                     due,
-                    arena: Vec::new(),
+                    docs: Vec::new(),
+                    bytes: 0,
                     entities: Vec::new(),
                     index: FxHashMap::default(),
                     last_seen: now,
@@ -273,19 +273,20 @@ impl Assembler {
         }
         let Some(trace) = self.open.get_mut(&doc.trace_id) else { return };
         trace.last_seen = trace.last_seen.max(now);
-        if trace.arena.len() + doc.text.len() > self.limits.max_trace_bytes
+        if trace.bytes + doc.text.len() > self.limits.max_trace_bytes
             || trace.entities.len() + doc.entities.len() > self.limits.max_segments_per_trace
         {
             trace.limit_exceeded = true;
             self.counters.documents_dropped += 1;
             return;
         }
-        let base = trace.arena.len() as u32;
-        trace.arena.extend_from_slice(doc.text);
+        let doc_index = trace.docs.len() as u32;
+        trace.bytes += doc.text.len();
         self.buffered_bytes += doc.text.len();
+        trace.docs.push(doc.text);
         for mut entity in doc.entities {
             self.event_time = self.event_time.max(entity.end.unwrap_or(entity.start));
-            shift(&mut entity, base);
+            entity.doc = doc_index;
             match trace.index.get(&entity.id.0) {
                 None => {
                     trace.index.insert(entity.id.0, trace.entities.len() as u32);
@@ -363,7 +364,7 @@ impl Assembler {
         let Some(trace) = self.open.remove(&id) else { return };
         self.due.remove(&(trace.due, trace.seq));
         self.by_age.remove(&trace.seq);
-        self.buffered_bytes -= trace.arena.len();
+        self.buffered_bytes -= trace.bytes;
         self.buffered_entities -= trace.entities.len();
         self.ready.push_back((id, trace));
         if self.ready.len() > self.limits.max_ready_traces {
@@ -373,13 +374,15 @@ impl Assembler {
     }
 }
 
-fn shift(entity: &mut Entity, by: u32) {
-    entity.object = entity.object.shift(by);
-    entity.cut = entity.cut.map(|s| s.shift(by));
-    entity.name = entity.name.shift(by);
-    entity.http = entity.http.map(|s| s.shift(by));
-    entity.cause = entity.cause.map(|s| s.shift(by));
-    entity.aws = entity.aws.map(|s| s.shift(by));
+/// One framed document's parse results (several for an array document), each valid one with
+/// its own copy of its text: copying here, on the parsing threads, keeps it off the ingest thread.
+fn parse_framed(item: &Framed<'_>, limits: DocumentLimits) -> Vec<Result<OwnedDocument, DocumentError>> {
+    let mut results = Vec::with_capacity(1);
+    match &item.error {
+        Some(e) => results.push(Err(DocumentError::clone(e))),
+        None => parse_document(&item.bytes, item.index, limits, &mut |r| results.push(r.map(OwnedDocument::from))),
+    }
+    results
 }
 
 /// Parses and assembles everything in `input` at once: every trace, complete or not.

@@ -42,6 +42,11 @@ pub fn parse_only(ndjson: &[u8], parser: Parser) -> (usize, usize) {
         if line.trim_ascii().is_empty() {
             continue;
         }
+        // The same guard the engine applies: sonic-rs recurses per nesting level.
+        if crate::document::nesting_exceeds(line, crate::DocumentLimits::default().max_json_depth).is_some() {
+            failed += 1;
+            continue;
+        }
         let parsed = match parser {
             Parser::SonicRs => sonic_rs::from_slice::<sonic_rs::Value>(line).is_ok(),
             Parser::SonicRsLazy => sonic_rs::to_object_iter(line).all(|member| member.is_ok()),

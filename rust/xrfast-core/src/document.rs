@@ -11,7 +11,7 @@ use sonic_rs::{JsonType, JsonValueTrait, LazyValue};
 use crate::error::{DocumentError, ErrorCode};
 use crate::ids::{SegmentId, TraceId};
 
-/// A byte range inside a document (or, once stored, inside a trace's byte arena).
+/// A byte range inside a document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Span {
     /// Start offset, inclusive.
@@ -109,6 +109,8 @@ impl Flags {
 pub struct Entity {
     /// Its id.
     pub id: SegmentId,
+    /// Which of its trace's documents holds its text (spans are relative to that document).
+    pub doc: u32,
     /// The containing object for a nested subsegment; `parent_id` otherwise.
     pub parent: Option<SegmentId>,
     /// Segment or subsegment.
@@ -210,6 +212,23 @@ pub struct ParsedDocument<'a> {
     pub entities: Vec<Entity>,
 }
 
+/// A valid document that owns its text: what a trace keeps.
+#[derive(Debug)]
+pub struct OwnedDocument {
+    /// The document's text.
+    pub text: Box<[u8]>,
+    /// The trace it belongs to.
+    pub trace_id: TraceId,
+    /// Its entities, spans relative to `text`.
+    pub entities: Vec<Entity>,
+}
+
+impl From<ParsedDocument<'_>> for OwnedDocument {
+    fn from(doc: ParsedDocument<'_>) -> Self {
+        Self { text: doc.text.into(), trace_id: doc.trace_id, entities: doc.entities }
+    }
+}
+
 /// Parses one document. An array document yields one result per element (X-Ray treats each as
 /// an independent subsegment), so results go to `sink` rather than a return value.
 pub fn parse_document<'a>(
@@ -227,10 +246,11 @@ pub fn parse_document<'a>(
         in_subsegment: false,
     };
     if text.len() > limits.max_document_bytes {
+        // A file reader cuts an endless line at the limit, so the length is what was read.
         let detail = format!(
-            "document is {} bytes, larger than the limit of {} bytes",
-            text.len(),
-            limits.max_document_bytes
+            "document is larger than the limit of {} bytes ({} bytes read)",
+            limits.max_document_bytes,
+            text.len()
         );
         return sink(Err(fail(ErrorCode::DocumentTooLarge, detail, None)));
     }
@@ -249,10 +269,14 @@ pub fn parse_document<'a>(
     match start.map(|at| text.as_bytes()[at]) {
         Some(b'{') => sink(parse_object_document(text, index, limits)),
         Some(b'[') => parse_array_document(text, index, limits, sink),
-        Some(_) => {
-            let detail = "a segment document must be a JSON object or an array of subsegments".to_owned();
-            sink(Err(fail(ErrorCode::InvalidDocument, detail, start)));
-        }
+        Some(_) => match sonic_rs::from_str::<sonic_rs::Value>(text) {
+            // Text that is not JSON at all is a decode error, like any other malformed JSON.
+            Err(e) => sink(Err(json_error(text.as_bytes(), index, &e))),
+            Ok(_) => {
+                let detail = "a segment document must be a JSON object or an array of subsegments".to_owned();
+                sink(Err(fail(ErrorCode::InvalidDocument, detail, start)));
+            }
+        },
         None => sink(Err(fail(ErrorCode::InvalidJson, "document is empty".to_owned(), None))),
     }
 }
@@ -333,7 +357,7 @@ fn parse_object_document(text: &str, index: usize, limits: DocumentLimits) -> Re
 
 fn walk_object_document(text: &str, index: usize, limits: DocumentLimits) -> Result<ParsedDocument<'_>, DocumentError> {
     let mut walker = Walker { text: text.as_bytes(), index, limits, entities: Vec::with_capacity(8), trace_id: None };
-    walker.object(text, None, 0)?;
+    walker.object(text, None, None, 0)?;
     let trailing = walker.entities[0].object.end as usize;
     if let Some(at) = text.as_bytes()[trailing..].iter().position(|b| !b.is_ascii_whitespace()) {
         return Err(walker.error(
@@ -439,7 +463,15 @@ impl<'a> Walker<'a> {
     }
 
     /// Registers the object `raw` (and, recursively, its nested subsegments) as entities.
-    fn object(&mut self, raw: &'a str, nested_in: Option<SegmentId>, depth: usize) -> Result<(), DocumentError> {
+    /// `validated` is `raw` as a value its parent's checked iterator already validated (nested
+    /// objects); the top-level object has none and is validated as it is walked.
+    fn object(
+        &mut self,
+        raw: &'a str,
+        validated: Option<LazyValue<'a>>,
+        nested_in: Option<SegmentId>,
+        depth: usize,
+    ) -> Result<(), DocumentError> {
         if depth > self.limits.max_depth {
             return Err(self.error(
                 depth,
@@ -450,7 +482,7 @@ impl<'a> Walker<'a> {
         }
         let slot = self.entities.len();
         let mut fields = Fields::default();
-        let result = self.fields(raw, depth, &mut fields);
+        let result = self.fields(raw, validated, depth, &mut fields);
         let attach_id = |mut e: DocumentError| {
             if e.segment_id.is_none() {
                 e.segment_id = fields.id_text.map(str::to_owned);
@@ -472,7 +504,8 @@ impl<'a> Walker<'a> {
     }
 
     fn subsegments(&mut self, list: &LazyValue<'a>, parent: SegmentId, depth: usize) -> Result<(), DocumentError> {
-        for element in sonic_rs::to_array_iter(raw_str(list)) {
+        // Validated when the parent's members were walked: iterate without checking again.
+        for element in list.clone().into_array_iter().into_iter().flatten() {
             let element = element.map_err(|e| json_error(self.text, self.index, &e))?;
             if element.get_type() != JsonType::Object {
                 return Err(DocumentError {
@@ -484,17 +517,27 @@ impl<'a> Walker<'a> {
                     in_subsegment: true,
                 });
             }
-            self.object(raw_str(&element), Some(parent), depth + 1)?;
+            self.object(raw_str(&element), Some(element.clone()), Some(parent), depth + 1)?;
         }
         Ok(())
     }
 
     /// Reads the members of one object into `fields`; returns the object's span.
-    fn fields(&mut self, raw: &'a str, depth: usize, fields: &mut Fields<'a>) -> Result<Span, DocumentError> {
+    fn fields(
+        &mut self,
+        raw: &'a str,
+        validated: Option<LazyValue<'a>>,
+        depth: usize,
+        fields: &mut Fields<'a>,
+    ) -> Result<Span, DocumentError> {
         let mut seen = 0u32;
         let object_start = span_in(self.text, raw.as_bytes()).start;
         let mut previous_end = object_start + 1;
-        for member in sonic_rs::to_object_iter(raw) {
+        let members = match validated.and_then(LazyValue::into_object_iter) {
+            Some(unchecked) => unchecked,
+            None => sonic_rs::to_object_iter(raw),
+        };
+        for member in members {
             let (key, value) = member.map_err(|e| json_error(self.text, self.index, &e))?;
             let span = span_in(self.text, raw_str(&value).as_bytes());
             let Some(which) = Member::of(&key) else {
@@ -686,7 +729,7 @@ impl<'a> Walker<'a> {
                 Some(span_in(self.text, raw_str(value).as_bytes()).start as usize),
             ));
         }
-        for member in sonic_rs::to_object_iter(raw_str(value)) {
+        for member in value.clone().into_object_iter().into_iter().flatten() {
             let (key, item) = member.map_err(|e| json_error(self.text, self.index, &e))?;
             if matches!(item.get_type(), JsonType::Object | JsonType::Array | JsonType::Null) {
                 return Err(self.error(
@@ -740,6 +783,7 @@ impl<'a> Walker<'a> {
         };
         Ok(Entity {
             id,
+            doc: 0,
             parent,
             kind,
             start,
@@ -758,7 +802,7 @@ impl<'a> Walker<'a> {
 }
 
 fn aws_resource(aws: &LazyValue<'_>) -> AwsResource {
-    for (key, _) in sonic_rs::to_object_iter(raw_str(aws)).flatten() {
+    for (key, _) in aws.clone().into_object_iter().into_iter().flatten().flatten() {
         match &*key {
             "table_name" => return AwsResource::TableName,
             "queue_url" => return AwsResource::QueueUrl,
@@ -775,6 +819,10 @@ fn aws_resource(aws: &LazyValue<'_>) -> AwsResource {
 fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("name is empty".to_owned());
+    }
+    // Nearly every name is short ASCII: check those bytes without decoding characters.
+    if name.len() <= 200 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b" _.:/%&#=+\\-@\t\n\r".contains(&b)) {
+        return Ok(());
     }
     if name.chars().count() > 200 {
         return Err(format!("name is {} characters long; the limit is 200", name.chars().count()));

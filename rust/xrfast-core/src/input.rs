@@ -229,6 +229,12 @@ fn looks_like_header(line: &[u8]) -> bool {
 
 /// The daemon's rule (spec §2.2): `format` equals `json` ignoring case and `version` is 1.
 fn check_header(header: &[u8]) -> Result<(), String> {
+    // A real header is one flat object; anything longer or nested is not one (and must not reach
+    // the recursive parser: one hostile datagram must not be able to exhaust the stack).
+    if header.len() > 256 || nesting_exceeds(header, 1).is_some() {
+        let shown = String::from_utf8_lossy(&header[..header.len().min(40)]);
+        return Err(format!("daemon header {shown:?}… is not {{\"format\": \"json\", \"version\": 1}}"));
+    }
     let shown = String::from_utf8_lossy(header);
     let value: sonic_rs::Value =
         sonic_rs::from_slice(header).map_err(|_| format!("daemon header {shown:?} is not JSON"))?;
@@ -283,6 +289,16 @@ fn raw_cow<'a>(value: &sonic_rs::LazyValue<'a>) -> Cow<'a, [u8]> {
 fn short(e: &sonic_rs::Error) -> String {
     let full = e.to_string();
     full.split("\n").next().unwrap_or_default().to_owned()
+}
+
+/// `input` decompressed when it is gzip (recognised by its magic bytes), as is otherwise.
+pub fn gunzip(input: &[u8]) -> std::io::Result<Cow<'_, [u8]>> {
+    if !input.starts_with(&[0x1f, 0x8b]) {
+        return Ok(Cow::Borrowed(input));
+    }
+    let mut out = Vec::with_capacity(input.len() * 4);
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(input), &mut out)?;
+    Ok(Cow::Owned(out))
 }
 
 fn skip_bom(input: &[u8]) -> &[u8] {

@@ -14,7 +14,7 @@ pub mod reader;
 pub mod trace;
 
 pub use assemble::{Assembler, Counters, Limits};
-pub use document::{parse_document, DocumentLimits, Entity, ParsedDocument};
+pub use document::{parse_document, DocumentLimits, Entity, OwnedDocument, ParsedDocument};
 pub use error::{DocumentError, ErrorCode, InputError};
 pub use ids::{SegmentId, TraceId};
 pub use input::Format;

@@ -23,10 +23,13 @@ pub enum SegmentRef {
 }
 
 /// A trace whose segments are rebuilt and whose trace-level facts are derived.
+///
+/// Rebuilt documents are spliced from the text of the documents the trace received.
 #[derive(Debug)]
 pub struct Trace {
     id: TraceId,
-    arena: Vec<u8>,
+    /// The text of every document the trace holds; entities point into them.
+    docs: Vec<Box<[u8]>>,
     entities: Vec<Entity>,
     shape: Shape,
     limit_exceeded: bool,
@@ -180,14 +183,14 @@ impl Trace {
     #[must_use]
     pub fn build(
         id: TraceId,
-        arena: Vec<u8>,
+        docs: Vec<Box<[u8]>>,
         entities: Vec<Entity>,
         index: &FxHashMap<u64, u32>,
         revision: u32,
         limit_exceeded: bool,
     ) -> Self {
         let shape = Shape::derive(id, &entities, index);
-        Self { id, arena, entities, shape, limit_exceeded, revision }
+        Self { id, docs, entities, shape, limit_exceeded, revision }
     }
 
     /// The trace id.
@@ -241,7 +244,7 @@ impl Trace {
     /// Bytes held by the trace (document text plus entity records).
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
-        self.arena.capacity()
+        self.docs.iter().map(|d| d.len() + std::mem::size_of::<Box<[u8]>>()).sum::<usize>()
             + self.entities.capacity() * std::mem::size_of::<Entity>()
             + (self.shape.children.capacity() + self.shape.child_start.capacity()) * 4
             + self.shape.reachable.capacity()
@@ -271,13 +274,13 @@ impl Trace {
     #[must_use]
     pub fn cause(&self, id: SegmentId) -> Option<&[u8]> {
         let entity = self.entities.iter().find(|e| e.id == id)?;
-        let cause = entity.cause?.of(&self.arena);
+        let cause = self.text(entity, entity.cause?);
         if !entity.flags.has(Flags::CAUSE_REF) {
             return Some(cause);
         }
         let wanted = std::str::from_utf8(cause).ok()?.trim_matches('"');
         self.entities.iter().filter(|e| !e.flags.has(Flags::CAUSE_REF)).find_map(|e| {
-            let candidate = e.cause?.of(&self.arena);
+            let candidate = self.text(e, e.cause?);
             let text = std::str::from_utf8(candidate).ok()?;
             let exceptions = sonic_rs::get_from_str(text, ["exceptions"]).ok()?;
             let found = sonic_rs::to_array_iter(exceptions.as_raw_str())
@@ -344,16 +347,20 @@ impl Trace {
         &s.children[s.child_start[i as usize] as usize..s.child_start[i as usize + 1] as usize]
     }
 
+    /// The bytes of `span` in the document that holds entity `e`.
+    fn text(&self, e: &Entity, span: Span) -> &[u8] {
+        span.of(&self.docs[e.doc as usize])
+    }
+
     /// The object's members before and after its `subsegments` member, without separators.
     fn head_tail(&self, e: &Entity) -> (&[u8], &[u8]) {
         let inner = Span { start: e.object.start + 1, end: e.object.end - 1 };
         match e.cut {
-            None => (trim(inner.of(&self.arena)), &[]),
+            None => (trim(self.text(e, inner)), &[]),
             Some(cut) => {
                 let head = Span { start: inner.start, end: cut.start };
-                let tail = Span { start: cut.end, end: inner.end };
-                let tail = trim(tail.of(&self.arena));
-                (trim(head.of(&self.arena)), trim(tail.strip_prefix(b",").unwrap_or(tail)))
+                let tail = trim(self.text(e, Span { start: cut.end, end: inner.end }));
+                (trim(self.text(e, head)), trim(tail.strip_prefix(b",").unwrap_or(tail)))
             }
         }
     }
@@ -405,7 +412,7 @@ impl Trace {
     /// Writes the inferred segment of subsegment `i`, members in the order of docs/assembly.md.
     fn write_inferred(&self, i: u32, out: &mut Vec<u8>) {
         let e = &self.entities[i as usize];
-        let name = e.name.of(&self.arena);
+        let name = self.text(e, e.name);
         let _ = write!(out, "{{\"id\":\"{}\",\"name\":", e.id.inferred(self.id));
         out.extend_from_slice(name);
         out.extend_from_slice(b",\"start_time\":");
@@ -439,7 +446,7 @@ impl Trace {
         for (key, span) in [("http", e.http), ("aws", e.aws)] {
             if let Some(span) = span {
                 let _ = write!(out, ",\"{key}\":");
-                out.extend_from_slice(span.of(&self.arena));
+                out.extend_from_slice(self.text(e, span));
             }
         }
         for (key, bit) in [("error", Flags::ERROR), ("throttle", Flags::THROTTLE), ("fault", Flags::FAULT)] {

@@ -183,7 +183,7 @@ fn invalid_utf8_nan_and_infinity_are_rejected_as_json_errors() {
 fn size_and_depth_limits_are_errors_not_crashes() {
     let limits = DocumentLimits { max_document_bytes: 100, ..DocumentLimits::default() };
     let e = parse_bytes(segment("").as_bytes(), limits).pop().unwrap().unwrap_err();
-    assert_eq!(e.message(), "Invalid segment. ErrorCode: DocumentTooLarge: document is 121 bytes, larger than the limit of 100 bytes");
+    assert_eq!(e.message(), "Invalid segment. ErrorCode: DocumentTooLarge: document is larger than the limit of 100 bytes (121 bytes read)");
 
     // Subsegments nested past `max_depth`.
     let nest = |levels: usize| {

@@ -7,13 +7,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use xrfast_core::input::{frame, Framed};
+use xrfast_core::input::{frame, gunzip, Framed};
 use xrfast_core::reader::ChunkReader;
 use xrfast_core::{Assembler, DocumentError, DocumentLimits, Format, InputError, Limits};
 
 use crate::errors::{self, OnError, PyUnprocessedTraceSegment};
 use crate::source;
-use crate::traces::PyTraceSet;
+use crate::traces::{counters_dict, PyTraceSet};
 
 /// The JSON parser recurses once per level of nesting; this keeps a hostile limit off the stack
 /// (an optimised build handles several thousand levels in a 2 MiB thread stack).
@@ -83,8 +83,9 @@ fn ingest(
 ) -> Result<usize, InputError> {
     let mut framed: Vec<Framed<'_>> = Vec::new();
     let depth = assembler.lock().unwrap_or_else(PoisonError::into_inner).limits().document.max_json_depth;
-    for chunk in chunks {
-        frame(chunk.as_ref(), format, first_index + framed.len(), depth, &mut framed)?;
+    let chunks = chunks.iter().map(|c| gunzip(c.as_ref())).collect::<std::io::Result<Vec<_>>>()?;
+    for chunk in &chunks {
+        frame(chunk, format, first_index + framed.len(), depth, &mut framed)?;
     }
     let seen = errors.len();
     assembler.lock().unwrap_or_else(PoisonError::into_inner).add_framed(&framed, now, errors);
@@ -177,27 +178,25 @@ impl PyTraceAssembler {
     #[pyo3(signature = (now = None))]
     fn pop_complete(&self, py: Python<'_>, now: Option<f64>) -> PyTraceSet {
         let now = now.unwrap_or_else(wall_clock);
-        let traces = py.detach(|| self.lock().pop_complete(now));
-        PyTraceSet { traces: traces.into_iter().map(Arc::new).collect(), errors: Vec::new() }
+        let (traces, counters) = py.detach(|| {
+            let mut assembler = self.lock();
+            (assembler.pop_complete(now), assembler.counters())
+        });
+        PyTraceSet { traces: traces.into_iter().map(Arc::new).collect(), errors: Vec::new(), counters }
     }
 
     fn flush(&self, py: Python<'_>) -> PyTraceSet {
-        let traces = py.detach(|| self.lock().flush());
-        PyTraceSet { traces: traces.into_iter().map(Arc::new).collect(), errors: Vec::new() }
+        let (traces, counters) = py.detach(|| {
+            let mut assembler = self.lock();
+            (assembler.flush(), assembler.counters())
+        });
+        PyTraceSet { traces: traces.into_iter().map(Arc::new).collect(), errors: Vec::new(), counters }
     }
 
     #[getter]
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let a = self.lock();
-        let c = a.counters();
-        let d = PyDict::new(py);
-        d.set_item("documents_received", c.documents_received)?;
-        d.set_item("documents_accepted", c.documents_accepted)?;
-        d.set_item("documents_rejected", c.documents_rejected)?;
-        d.set_item("documents_dropped", c.documents_dropped)?;
-        d.set_item("traces_evicted", c.traces_evicted)?;
-        d.set_item("traces_emitted", c.traces_emitted)?;
-        d.set_item("traces_dropped", c.traces_dropped)?;
+        let d = counters_dict(py, &a.counters())?;
         d.set_item("open_traces", a.open_traces())?;
         d.set_item("buffered_segments", a.buffered_segments())?;
         d.set_item("buffered_bytes", a.buffered_bytes())?;
@@ -267,8 +266,11 @@ pub fn parse(
     )?;
     let assembler = Mutex::new(Assembler::new(limits));
     let errors = add_source(py, &assembler, source, format, on_error, 0.0)?;
-    let traces = py.detach(|| assembler.lock().unwrap_or_else(PoisonError::into_inner).flush());
-    Ok(PyTraceSet { traces: traces.into_iter().map(Arc::new).collect(), errors })
+    let (traces, counters) = py.detach(|| {
+        let mut assembler = assembler.lock().unwrap_or_else(PoisonError::into_inner);
+        (assembler.flush(), assembler.counters())
+    });
+    Ok(PyTraceSet { traces: traces.into_iter().map(Arc::new).collect(), errors, counters })
 }
 
 #[pyfunction]
@@ -313,14 +315,16 @@ pub fn read(
     let (mut errors, mut text) = (Vec::new(), None);
     let traces = py
         .detach(|| {
-            let mut reader = ChunkReader::open(&path, format, chunk_size, limits.document.max_json_depth)?;
+            let mut reader = ChunkReader::open(&path, format, chunk_size, limits.document)?;
             let mut documents = 0;
             while let Some(chunk) = reader.next_chunk()? {
                 documents += ingest(&assembler, &[chunk], reader.format(), 0.0, documents, &mut errors, &mut text)?;
             }
-            Ok(assembler.lock().unwrap_or_else(PoisonError::into_inner).flush())
+            let mut assembler = assembler.lock().unwrap_or_else(PoisonError::into_inner);
+            Ok((assembler.flush(), assembler.counters()))
         })
         .map_err(|e| errors::input_error(py, e))?;
+    let (traces, counters) = traces;
     let errors = errors::apply(py, on_error, &errors, |_| text.clone())?;
-    Ok(PyTraceSet { traces: traces.into_iter().map(Arc::new).collect(), errors })
+    Ok(PyTraceSet { traces: traces.into_iter().map(Arc::new).collect(), errors, counters })
 }

@@ -8,16 +8,23 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use xrfast_core::trace::Columns;
-use xrfast_core::Trace;
+use xrfast_core::{Counters, Trace};
 
 use crate::errors::PyUnprocessedTraceSegment;
 
 static ORJSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// JSON produced in Rust → Python objects, through orjson (a runtime dependency).
+/// JSON produced in Rust → Python objects, through orjson (a runtime dependency). orjson refuses
+/// numbers beyond a double's range (`1e999`), which are valid JSON and pass through documents
+/// untouched; the standard library reads them (as `inf`), so it is the fallback.
 fn loads<'py>(py: Python<'py>, json: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    let loads = ORJSON_LOADS.get_or_try_init(py, || py.import("orjson")?.getattr("loads").map(Bound::unbind))?;
-    loads.bind(py).call1((PyBytes::new(py, json),))
+    let orjson = ORJSON_LOADS.get_or_try_init(py, || py.import("orjson")?.getattr("loads").map(Bound::unbind))?;
+    let bytes = PyBytes::new(py, json);
+    orjson.bind(py).call1((&bytes,)).or_else(|_| {
+        let stdlib = JSON_LOADS.get_or_try_init(py, || py.import("json")?.getattr("loads").map(Bound::unbind))?;
+        stdlib.bind(py).call1((bytes,))
+    })
 }
 
 fn columns_dict<'py>(py: Python<'py>, c: Columns) -> PyResult<Bound<'py, PyDict>> {
@@ -33,6 +40,19 @@ fn columns_dict<'py>(py: Python<'py>, c: Columns) -> PyResult<Bound<'py, PyDict>
     d.set_item("error", c.error.into_pyarray(py))?;
     d.set_item("throttle", c.throttle.into_pyarray(py))?;
     d.set_item("fault", c.fault.into_pyarray(py))?;
+    Ok(d)
+}
+
+/// The counters as a dict (keys as in `xrfast_core::Counters`).
+pub fn counters_dict<'py>(py: Python<'py>, c: &Counters) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("documents_received", c.documents_received)?;
+    d.set_item("documents_accepted", c.documents_accepted)?;
+    d.set_item("documents_rejected", c.documents_rejected)?;
+    d.set_item("documents_dropped", c.documents_dropped)?;
+    d.set_item("traces_evicted", c.traces_evicted)?;
+    d.set_item("traces_emitted", c.traces_emitted)?;
+    d.set_item("traces_dropped", c.traces_dropped)?;
     Ok(d)
 }
 
@@ -160,6 +180,8 @@ impl PyTrace {
 pub struct PyTraceSet {
     pub traces: Vec<Arc<Trace>>,
     pub errors: Vec<PyUnprocessedTraceSegment>,
+    /// The counters of the assembler that made the set, when it was made.
+    pub counters: Counters,
 }
 
 #[pymethods]
@@ -189,6 +211,14 @@ impl PyTraceSet {
     #[getter]
     fn errors(&self) -> Vec<PyUnprocessedTraceSegment> {
         self.errors.clone()
+    }
+
+    /// Document and trace counters of the call (or, from a ``TraceAssembler``, of the assembler
+    /// so far): ``documents_received``, ``documents_accepted``, ``documents_rejected``,
+    /// ``documents_dropped``, ``traces_evicted``, ``traces_emitted``, ``traces_dropped``.
+    #[getter]
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        counters_dict(py, &self.counters)
     }
 
     /// The trace ids, in order.
