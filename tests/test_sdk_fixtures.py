@@ -18,12 +18,9 @@ import random
 from collections import Counter
 from pathlib import Path
 
-import botocore.loaders
-import botocore.model
-import botocore.parsers
-import botocore.validate
 import pytest
 import xrfast
+from botocore_shapes import assert_valid_batch_get_traces
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sdk"
 SHUFFLE_SEED = 20160412  # any fixed seed: the order must not matter
@@ -187,39 +184,5 @@ def test_batch_get_traces_shape_matches_the_segments():
         assert {d["trace_id"] for d in documents} == {trace.id}
 
 
-@functools.cache
-def xray_service_model() -> botocore.model.ServiceModel:
-    return botocore.model.ServiceModel(
-        botocore.loaders.Loader().load_service_model("xray", "service-2")
-    )
-
-
 def test_batch_get_traces_shape_validates_against_botocore_model():
-    model = xray_service_model()
-    trace_members = model.shape_for("Trace").members
-    segment_members = model.shape_for("Segment").members
-    python_types = {"string": str, "double": float, "boolean": bool, "list": list}
-
-    traces = [trace.to_dict() for trace in parse_ndjson(ordered("received"))]
-    for trace in traces:
-        assert set(trace) == {"Id", "Duration", "LimitExceeded", "Segments"}
-        for name, value in trace.items():
-            assert isinstance(value, python_types[trace_members[name].type_name]), name
-        for segment in trace["Segments"]:
-            assert set(segment) == {"Id", "Document"}
-            for name, value in segment.items():
-                assert isinstance(value, python_types[segment_members[name].type_name]), name
-
-    # botocore's own validator walks the whole response against the BatchGetTraces output shape
-    # (unknown members, wrong types, lengths).
-    output_shape = model.operation_model("BatchGetTraces").output_shape
-    response = {"Traces": traces, "UnprocessedTraceIds": []}
-    report = botocore.validate.ParamValidator().validate(response, output_shape)
-    assert not report.has_errors(), report.generate_report()
-
-    # And a client parsing it as an HTTP response body gets back exactly what we produced.
-    parsed = botocore.parsers.create_parser("rest-json").parse(
-        {"status_code": 200, "headers": {}, "body": json.dumps(response).encode()}, output_shape
-    )
-    parsed.pop("ResponseMetadata")
-    assert parsed == response
+    assert_valid_batch_get_traces([trace.to_dict() for trace in parse_ndjson(ordered("received"))])

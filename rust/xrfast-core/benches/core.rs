@@ -12,8 +12,13 @@ use xrfast_core::bench::{parse_only, Parser};
 use xrfast_core::{Format, Limits};
 
 fn corpus() -> Vec<u8> {
-    let path = std::env::var("XRFAST_CORPUS").unwrap_or_else(|_| "target/bench-corpus.ndjson".to_owned());
-    let path = if std::path::Path::new(&path).exists() { path } else { format!("../../{path}") };
+    let path =
+        std::env::var("XRFAST_CORPUS").unwrap_or_else(|_| "target/bench-corpus.ndjson".to_owned());
+    let path = if std::path::Path::new(&path).exists() {
+        path
+    } else {
+        format!("../../{path}")
+    };
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (run `make corpus` first)"))
 }
 
@@ -23,14 +28,20 @@ fn stages(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(data.len() as u64));
     group.sample_size(10);
     for (parser, name) in Parser::ALL {
-        group.bench_function(format!("parse_only/{name}"), |b| b.iter(|| parse_only(black_box(&data), parser)));
+        group.bench_function(format!("parse_only/{name}"), |b| {
+            b.iter(|| parse_only(black_box(&data), parser))
+        });
     }
     group.bench_function("assemble", |b| {
-        b.iter(|| assemble_all(black_box(&data), Format::Ndjson, Limits::default()).map(|(t, _, _)| t.len()));
+        b.iter(|| {
+            assemble_all(black_box(&data), Format::Ndjson, Limits::default())
+                .map(|(t, _, _)| t.len())
+        });
     });
     group.bench_function("assemble+json", |b| {
         b.iter(|| {
-            let (traces, _, _) = assemble_all(black_box(&data), Format::Ndjson, Limits::default()).ok()?;
+            let (traces, _, _) =
+                assemble_all(black_box(&data), Format::Ndjson, Limits::default()).ok()?;
             let (mut out, mut scratch) = (Vec::new(), Vec::new());
             for trace in &traces {
                 trace.write_json(&mut out, &mut scratch);

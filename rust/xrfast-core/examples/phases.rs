@@ -7,7 +7,9 @@ use xrfast_core::input::frame;
 use xrfast_core::{Assembler, Format, Limits};
 
 fn main() {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "target/bench-corpus.ndjson".into());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "target/bench-corpus.ndjson".into());
     let data = std::fs::read(&path).expect("corpus");
     for _ in 0..3 {
         let t = Instant::now();
@@ -20,7 +22,9 @@ fn main() {
             .with_min_len(64)
             .flat_map_iter(|f| {
                 let mut v = Vec::new();
-                parse_document(&f.bytes, f.index, DocumentLimits::default(), &mut |r| v.push(r));
+                parse_document(&f.bytes, f.index, DocumentLimits::default(), &mut |r| {
+                    v.push(r)
+                });
                 v
             })
             .collect();
@@ -36,7 +40,10 @@ fn main() {
         let t = Instant::now();
         let traces = a.flush();
         let t_flush = t.elapsed();
-        println!("frame {t_frame:?} parse {t_parse:?} ingest {t_ingest:?} flush {t_flush:?} ({} traces)", traces.len());
+        println!(
+            "frame {t_frame:?} parse {t_parse:?} ingest {t_ingest:?} flush {t_flush:?} ({} traces)",
+            traces.len()
+        );
         drop(traces);
         let t = Instant::now();
         let mut a = Assembler::new(Limits::default());
@@ -44,6 +51,10 @@ fn main() {
         a.add_framed(&framed, 0.0, &mut errors);
         let t_add = t.elapsed();
         let traces = a.flush();
-        println!("add_framed {t_add:?} + flush = {:?} ({} traces)", t.elapsed(), traces.len());
+        println!(
+            "add_framed {t_add:?} + flush = {:?} ({} traces)",
+            t.elapsed(),
+            traces.len()
+        );
     }
 }

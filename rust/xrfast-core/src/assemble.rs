@@ -109,7 +109,14 @@ struct OpenTrace {
 
 impl OpenTrace {
     fn into_trace(self, id: TraceId) -> Trace {
-        Trace::build(id, self.docs, self.entities, &self.index, self.revision, self.limit_exceeded)
+        Trace::build(
+            id,
+            self.docs,
+            self.entities,
+            &self.index,
+            self.revision,
+            self.limit_exceeded,
+        )
     }
 }
 
@@ -215,7 +222,13 @@ impl Assembler {
         errors: &mut Vec<DocumentError>,
     ) -> Result<usize, InputError> {
         let mut framed = Vec::new();
-        let count = frame(input, format, first_index, self.limits.document.max_json_depth, &mut framed)?;
+        let count = frame(
+            input,
+            format,
+            first_index,
+            self.limits.document.max_json_depth,
+            &mut framed,
+        )?;
         self.add_framed(&framed, now, errors);
         Ok(count)
     }
@@ -225,14 +238,26 @@ impl Assembler {
         let limits = self.limits.document;
         let total: usize = framed.iter().map(|f| f.bytes.len()).sum();
         if total < PARALLEL_MIN_BYTES || rayon::current_num_threads() == 1 {
-            let parsed = framed.iter().flat_map(|f| parse_framed(f, limits)).collect();
+            let parsed = framed
+                .iter()
+                .flat_map(|f| parse_framed(f, limits))
+                .collect();
             return self.ingest(parsed, now, errors);
         }
-        let parsed = framed.par_iter().with_min_len(64).flat_map_iter(|f| parse_framed(f, limits)).collect();
+        let parsed = framed
+            .par_iter()
+            .with_min_len(64)
+            .flat_map_iter(|f| parse_framed(f, limits))
+            .collect();
         self.ingest(parsed, now, errors);
     }
 
-    fn ingest(&mut self, parsed: Vec<Result<OwnedDocument, DocumentError>>, now: f64, errors: &mut Vec<DocumentError>) {
+    fn ingest(
+        &mut self,
+        parsed: Vec<Result<OwnedDocument, DocumentError>>,
+        now: f64,
+        errors: &mut Vec<DocumentError>,
+    ) {
         for result in parsed {
             self.counters.documents_received += 1;
             match result {
@@ -271,8 +296,18 @@ impl Assembler {
                 },
             );
         }
-        let Some(trace) = self.open.get_mut(&doc.trace_id) else { return };
+        let Some(trace) = self.open.get_mut(&doc.trace_id) else {
+            return;
+        };
         trace.last_seen = trace.last_seen.max(now);
+        // A trace last seen incomplete is scheduled for `incomplete_timeout`; news may complete it,
+        // so it is looked at again after `idle_timeout`.
+        let soonest = Time(trace.last_seen + self.limits.idle_timeout);
+        if trace.due > soonest {
+            self.due.remove(&(trace.due, trace.seq));
+            self.due.insert((soonest, trace.seq), doc.trace_id);
+            trace.due = soonest;
+        }
         if trace.bytes + doc.text.len() > self.limits.max_trace_bytes
             || trace.entities.len() + doc.entities.len() > self.limits.max_segments_per_trace
         {
@@ -316,11 +351,15 @@ impl Assembler {
                 break;
             }
             self.due.remove(&(due, seq));
-            let Some(trace) = self.open.get_mut(&id) else { continue };
+            let Some(trace) = self.open.get_mut(&id) else {
+                continue;
+            };
             let quiet_for = now - trace.last_seen;
             let next = if quiet_for < idle {
                 trace.last_seen + idle
-            } else if quiet_for >= incomplete || Shape::derive(id, &trace.entities, &trace.index).is_complete() {
+            } else if quiet_for >= incomplete
+                || Shape::derive(id, &trace.entities, &trace.index).is_complete()
+            {
                 self.emit(id);
                 continue;
             } else {
@@ -345,7 +384,11 @@ impl Assembler {
         let closed: Vec<(TraceId, OpenTrace)> = self.ready.drain(..).collect();
         let entities: usize = closed.iter().map(|(_, t)| t.entities.len()).sum();
         if entities >= PARALLEL_MIN_ENTITIES && rayon::current_num_threads() > 1 {
-            closed.into_par_iter().with_min_len(16).map(|(id, t)| t.into_trace(id)).collect()
+            closed
+                .into_par_iter()
+                .with_min_len(16)
+                .map(|(id, t)| t.into_trace(id))
+                .collect()
         } else {
             closed.into_iter().map(|(id, t)| t.into_trace(id)).collect()
         }
@@ -361,7 +404,9 @@ impl Assembler {
 
     /// Closes open trace `id` and queues it for the next `pop_complete`/`flush`.
     fn emit(&mut self, id: TraceId) {
-        let Some(trace) = self.open.remove(&id) else { return };
+        let Some(trace) = self.open.remove(&id) else {
+            return;
+        };
         self.due.remove(&(trace.due, trace.seq));
         self.by_age.remove(&trace.seq);
         self.buffered_bytes -= trace.bytes;
@@ -376,17 +421,26 @@ impl Assembler {
 
 /// One framed document's parse results (several for an array document), each valid one with
 /// its own copy of its text: copying here, on the parsing threads, keeps it off the ingest thread.
-fn parse_framed(item: &Framed<'_>, limits: DocumentLimits) -> Vec<Result<OwnedDocument, DocumentError>> {
+fn parse_framed(
+    item: &Framed<'_>,
+    limits: DocumentLimits,
+) -> Vec<Result<OwnedDocument, DocumentError>> {
     let mut results = Vec::with_capacity(1);
     match &item.error {
         Some(e) => results.push(Err(DocumentError::clone(e))),
-        None => parse_document(&item.bytes, item.index, limits, &mut |r| results.push(r.map(OwnedDocument::from))),
+        None => parse_document(&item.bytes, item.index, limits, &mut |r| {
+            results.push(r.map(OwnedDocument::from))
+        }),
     }
     results
 }
 
 /// Parses and assembles everything in `input` at once: every trace, complete or not.
-pub fn assemble_all(input: &[u8], format: Format, limits: Limits) -> Result<(Vec<Trace>, Vec<DocumentError>, Counters), InputError> {
+pub fn assemble_all(
+    input: &[u8],
+    format: Format,
+    limits: Limits,
+) -> Result<(Vec<Trace>, Vec<DocumentError>, Counters), InputError> {
     let mut assembler = Assembler::new(limits);
     let mut errors = Vec::new();
     assembler.add_bytes(input, format, 0, 0.0, &mut errors)?;

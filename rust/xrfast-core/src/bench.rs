@@ -43,7 +43,9 @@ pub fn parse_only(ndjson: &[u8], parser: Parser) -> (usize, usize) {
             continue;
         }
         // The same guard the engine applies: sonic-rs recurses per nesting level.
-        if crate::document::nesting_exceeds(line, crate::DocumentLimits::default().max_json_depth).is_some() {
+        if crate::document::nesting_exceeds(line, crate::DocumentLimits::default().max_json_depth)
+            .is_some()
+        {
             failed += 1;
             continue;
         }

@@ -24,7 +24,10 @@ impl Span {
     /// The span moved `by` bytes to the right.
     #[must_use]
     pub fn shift(self, by: u32) -> Self {
-        Self { start: self.start + by, end: self.end + by }
+        Self {
+            start: self.start + by,
+            end: self.end + by,
+        }
     }
 
     /// The bytes of `text` this span covers.
@@ -162,7 +165,11 @@ pub struct DocumentLimits {
 
 impl Default for DocumentLimits {
     fn default() -> Self {
-        Self { max_document_bytes: 64 * 1024, max_depth: 64, max_json_depth: 512 }
+        Self {
+            max_document_bytes: 64 * 1024,
+            max_depth: 64,
+            max_json_depth: 512,
+        }
     }
 }
 
@@ -225,7 +232,11 @@ pub struct OwnedDocument {
 
 impl From<ParsedDocument<'_>> for OwnedDocument {
     fn from(doc: ParsedDocument<'_>) -> Self {
-        Self { text: doc.text.into(), trace_id: doc.trace_id, entities: doc.entities }
+        Self {
+            text: doc.text.into(),
+            trace_id: doc.trace_id,
+            entities: doc.entities,
+        }
     }
 }
 
@@ -258,11 +269,18 @@ pub fn parse_document<'a>(
         Ok(text) => text,
         Err(e) => {
             let detail = "document is not valid UTF-8".to_owned();
-            return sink(Err(fail(ErrorCode::InvalidJson, detail, Some(e.valid_up_to()))));
+            return sink(Err(fail(
+                ErrorCode::InvalidJson,
+                detail,
+                Some(e.valid_up_to()),
+            )));
         }
     };
     if let Some(at) = nesting_exceeds(text.as_bytes(), limits.max_json_depth) {
-        let detail = format!("JSON is nested deeper than the limit of {} levels", limits.max_json_depth);
+        let detail = format!(
+            "JSON is nested deeper than the limit of {} levels",
+            limits.max_json_depth
+        );
         return sink(Err(fail(ErrorCode::NestingTooDeep, detail, Some(at))));
     }
     let start = text.bytes().position(|b| !b.is_ascii_whitespace());
@@ -273,11 +291,16 @@ pub fn parse_document<'a>(
             // Text that is not JSON at all is a decode error, like any other malformed JSON.
             Err(e) => sink(Err(json_error(text.as_bytes(), index, &e))),
             Ok(_) => {
-                let detail = "a segment document must be a JSON object or an array of subsegments".to_owned();
+                let detail = "a segment document must be a JSON object or an array of subsegments"
+                    .to_owned();
                 sink(Err(fail(ErrorCode::InvalidDocument, detail, start)));
             }
         },
-        None => sink(Err(fail(ErrorCode::InvalidJson, "document is empty".to_owned(), None))),
+        None => sink(Err(fail(
+            ErrorCode::InvalidJson,
+            "document is empty".to_owned(),
+            None,
+        ))),
     }
 }
 
@@ -341,7 +364,11 @@ fn parse_array_document<'a>(
     }
 }
 
-fn parse_object_document(text: &str, index: usize, limits: DocumentLimits) -> Result<ParsedDocument<'_>, DocumentError> {
+fn parse_object_document(
+    text: &str,
+    index: usize,
+    limits: DocumentLimits,
+) -> Result<ParsedDocument<'_>, DocumentError> {
     walk_object_document(text, index, limits).map_err(|e| {
         // The walk stops at the first problem, which may be a field met before a syntax error
         // further on; a document that is not JSON at all is reported as such.
@@ -355,11 +382,24 @@ fn parse_object_document(text: &str, index: usize, limits: DocumentLimits) -> Re
     })
 }
 
-fn walk_object_document(text: &str, index: usize, limits: DocumentLimits) -> Result<ParsedDocument<'_>, DocumentError> {
-    let mut walker = Walker { text: text.as_bytes(), index, limits, entities: Vec::with_capacity(8), trace_id: None };
+fn walk_object_document(
+    text: &str,
+    index: usize,
+    limits: DocumentLimits,
+) -> Result<ParsedDocument<'_>, DocumentError> {
+    let mut walker = Walker {
+        text: text.as_bytes(),
+        index,
+        limits,
+        entities: Vec::with_capacity(8),
+        trace_id: None,
+    };
     walker.object(text, None, None, 0)?;
     let trailing = walker.entities[0].object.end as usize;
-    if let Some(at) = text.as_bytes()[trailing..].iter().position(|b| !b.is_ascii_whitespace()) {
+    if let Some(at) = text.as_bytes()[trailing..]
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+    {
         return Err(walker.error(
             0,
             ErrorCode::InvalidJson,
@@ -368,9 +408,18 @@ fn walk_object_document(text: &str, index: usize, limits: DocumentLimits) -> Res
         ));
     }
     let trace_id = walker.trace_id.ok_or_else(|| {
-        walker.error(0, ErrorCode::MissingTraceId, "the document has no \"trace_id\"".to_owned(), None)
+        walker.error(
+            0,
+            ErrorCode::MissingTraceId,
+            "the document has no \"trace_id\"".to_owned(),
+            None,
+        )
     })?;
-    Ok(ParsedDocument { text: text.as_bytes(), trace_id, entities: walker.entities })
+    Ok(ParsedDocument {
+        text: text.as_bytes(),
+        trace_id,
+        entities: walker.entities,
+    })
 }
 
 /// Members the assembly reads; each may appear once per object.
@@ -451,7 +500,13 @@ struct Fields<'a> {
 }
 
 impl<'a> Walker<'a> {
-    fn error(&self, entity_depth: usize, code: ErrorCode, detail: String, offset: Option<usize>) -> DocumentError {
+    fn error(
+        &self,
+        entity_depth: usize,
+        code: ErrorCode,
+        detail: String,
+        offset: Option<usize>,
+    ) -> DocumentError {
         DocumentError {
             index: self.index,
             segment_id: None,
@@ -476,7 +531,10 @@ impl<'a> Walker<'a> {
             return Err(self.error(
                 depth,
                 ErrorCode::NestingTooDeep,
-                format!("subsegments are nested deeper than the limit of {}", self.limits.max_depth),
+                format!(
+                    "subsegments are nested deeper than the limit of {}",
+                    self.limits.max_depth
+                ),
                 Some(span_in(self.text, raw.as_bytes()).start as usize),
             ));
         }
@@ -493,7 +551,9 @@ impl<'a> Walker<'a> {
             e
         };
         let object = result.map_err(attach_id)?;
-        let entity = self.entity(&fields, object, nested_in, depth).map_err(attach_id)?;
+        let entity = self
+            .entity(&fields, object, nested_in, depth)
+            .map_err(attach_id)?;
         let id = entity.id;
         self.entities.push(entity);
         if let Some(list) = fields.subsegments.take() {
@@ -503,7 +563,12 @@ impl<'a> Walker<'a> {
         Ok(())
     }
 
-    fn subsegments(&mut self, list: &LazyValue<'a>, parent: SegmentId, depth: usize) -> Result<(), DocumentError> {
+    fn subsegments(
+        &mut self,
+        list: &LazyValue<'a>,
+        parent: SegmentId,
+        depth: usize,
+    ) -> Result<(), DocumentError> {
         // Validated when the parent's members were walked: iterate without checking again.
         for element in list.clone().into_array_iter().into_iter().flatten() {
             let element = element.map_err(|e| json_error(self.text, self.index, &e))?;
@@ -512,12 +577,20 @@ impl<'a> Walker<'a> {
                     index: self.index,
                     segment_id: Some(parent.to_string()),
                     code: ErrorCode::InvalidDocument,
-                    detail: format!("\"subsegments\" holds {}, not an object", type_name(&element)),
+                    detail: format!(
+                        "\"subsegments\" holds {}, not an object",
+                        type_name(&element)
+                    ),
                     offset: Some(span_in(self.text, raw_str(&element).as_bytes()).start as usize),
                     in_subsegment: true,
                 });
             }
-            self.object(raw_str(&element), Some(element.clone()), Some(parent), depth + 1)?;
+            self.object(
+                raw_str(&element),
+                Some(element.clone()),
+                Some(parent),
+                depth + 1,
+            )?;
         }
         Ok(())
     }
@@ -556,14 +629,20 @@ impl<'a> Walker<'a> {
             seen |= bit;
             self.member(which, &key, &value, span, depth, fields)?;
             if matches!(which, Member::Subsegments) {
-                fields.cut = Some(Span { start: previous_end, end: span.end });
+                fields.cut = Some(Span {
+                    start: previous_end,
+                    end: span.end,
+                });
             }
             previous_end = span.end;
         }
         // The closing brace follows the last value, after optional whitespace.
         let tail = &self.text[previous_end as usize..];
         let close = tail.iter().position(|&b| b == b'}').unwrap_or(0); // invariant: the iterator validated the object
-        Ok(Span { start: object_start, end: previous_end + close as u32 + 1 })
+        Ok(Span {
+            start: object_start,
+            end: previous_end + close as u32 + 1,
+        })
     }
 
     #[allow(clippy::too_many_lines)] // one arm per member reads better than a table of closures
@@ -591,12 +670,18 @@ impl<'a> Walker<'a> {
                 let raw = raw_str(value);
                 fields.id_text = raw.get(1..raw.len() - 1); // the id as sent, for error reports
                 fields.id = Some(SegmentId::parse(text).ok_or_else(|| {
-                    self.error(depth, ErrorCode::InvalidId, format!("id {text:?} is not 16 lowercase hex digits"), at)
+                    self.error(
+                        depth,
+                        ErrorCode::InvalidId,
+                        format!("id {text:?} is not 16 lowercase hex digits"),
+                        at,
+                    )
                 })?);
             }
             Member::Name => {
                 let text = value.as_str().ok_or_else(|| wrong_type("a string"))?;
-                check_name(text).map_err(|detail| self.error(depth, ErrorCode::InvalidName, detail, at))?;
+                check_name(text)
+                    .map_err(|detail| self.error(depth, ErrorCode::InvalidName, detail, at))?;
                 fields.name = Some(span);
             }
             Member::TraceId => {
@@ -639,7 +724,11 @@ impl<'a> Walker<'a> {
                 if !time.is_finite() || time < 0.0 {
                     return Err(self.error(
                         depth,
-                        if matches!(which, Member::StartTime) { ErrorCode::InvalidStartTime } else { ErrorCode::InvalidEndTime },
+                        if matches!(which, Member::StartTime) {
+                            ErrorCode::InvalidStartTime
+                        } else {
+                            ErrorCode::InvalidEndTime
+                        },
                         format!("{key} {time} is not a non-negative number of epoch seconds"),
                         at,
                     ));
@@ -650,7 +739,9 @@ impl<'a> Walker<'a> {
                     fields.end = Some(time);
                 }
             }
-            Member::InProgress => fields.in_progress = Some(value.as_bool().ok_or_else(|| wrong_type("a boolean"))?),
+            Member::InProgress => {
+                fields.in_progress = Some(value.as_bool().ok_or_else(|| wrong_type("a boolean"))?)
+            }
             Member::Error | Member::Throttle | Member::Fault => {
                 let on = value.as_bool().ok_or_else(|| wrong_type("a boolean"))?;
                 let bit = match which {
@@ -670,9 +761,9 @@ impl<'a> Walker<'a> {
             }
             Member::Cause => {
                 match value.get_type() {
-                JsonType::String => {
-                    let text = value.as_str().unwrap_or_default();
-                    SegmentId::parse(text).ok_or_else(|| {
+                    JsonType::String => {
+                        let text = value.as_str().unwrap_or_default();
+                        SegmentId::parse(text).ok_or_else(|| {
                         self.error(
                             depth,
                             ErrorCode::InvalidDocument,
@@ -680,8 +771,8 @@ impl<'a> Walker<'a> {
                             at,
                         )
                     })?;
-                    fields.flags.set(Flags::CAUSE_REF, true);
-                }
+                        fields.flags.set(Flags::CAUSE_REF, true);
+                    }
                     JsonType::Object => {}
                     _ => return Err(wrong_type("an object or an exception id")),
                 }
@@ -725,13 +816,19 @@ impl<'a> Walker<'a> {
             return Err(self.error(
                 depth,
                 ErrorCode::InvalidDocument,
-                format!("\"annotations\" must be an object, found {}", type_name(value)),
+                format!(
+                    "\"annotations\" must be an object, found {}",
+                    type_name(value)
+                ),
                 Some(span_in(self.text, raw_str(value).as_bytes()).start as usize),
             ));
         }
         for member in value.clone().into_object_iter().into_iter().flatten() {
             let (key, item) = member.map_err(|e| json_error(self.text, self.index, &e))?;
-            if matches!(item.get_type(), JsonType::Object | JsonType::Array | JsonType::Null) {
+            if matches!(
+                item.get_type(),
+                JsonType::Object | JsonType::Array | JsonType::Null
+            ) {
                 return Err(self.error(
                     depth,
                     ErrorCode::InvalidDocument,
@@ -743,11 +840,31 @@ impl<'a> Walker<'a> {
         Ok(())
     }
 
-    fn entity(&self, f: &Fields<'a>, object: Span, nested_in: Option<SegmentId>, depth: usize) -> Result<Entity, DocumentError> {
-        let missing = |code, what: &str| self.error(depth, code, format!("the {} has no \"{what}\"", if depth > 0 { "subsegment" } else { "segment" }), Some(object.start as usize));
+    fn entity(
+        &self,
+        f: &Fields<'a>,
+        object: Span,
+        nested_in: Option<SegmentId>,
+        depth: usize,
+    ) -> Result<Entity, DocumentError> {
+        let missing = |code, what: &str| {
+            self.error(
+                depth,
+                code,
+                format!(
+                    "the {} has no \"{what}\"",
+                    if depth > 0 { "subsegment" } else { "segment" }
+                ),
+                Some(object.start as usize),
+            )
+        };
         let id = f.id.ok_or_else(|| missing(ErrorCode::MissingId, "id"))?;
-        let name = f.name.ok_or_else(|| missing(ErrorCode::MissingName, "name"))?;
-        let start = f.start.ok_or_else(|| missing(ErrorCode::MissingStartTime, "start_time"))?;
+        let name = f
+            .name
+            .ok_or_else(|| missing(ErrorCode::MissingName, "name"))?;
+        let start = f
+            .start
+            .ok_or_else(|| missing(ErrorCode::MissingStartTime, "start_time"))?;
         let end = match (f.in_progress, f.end) {
             // An explicit in_progress wins over an end_time sent alongside it.
             (Some(true), _) => None,
@@ -771,7 +888,11 @@ impl<'a> Walker<'a> {
                 ))
             }
         };
-        let kind = if depth > 0 || f.is_subsegment_type { Kind::Subsegment } else { Kind::Segment };
+        let kind = if depth > 0 || f.is_subsegment_type {
+            Kind::Subsegment
+        } else {
+            Kind::Segment
+        };
         let parent = if depth > 0 { nested_in } else { f.parent };
         if depth == 0 && kind == Kind::Subsegment && parent.is_none() {
             return Err(missing(ErrorCode::MissingParentId, "parent_id"));
@@ -796,13 +917,22 @@ impl<'a> Walker<'a> {
             name,
             cause: f.cause,
             http: f.http,
-            aws: f.aws.as_ref().map(|v| span_in(self.text, raw_str(v).as_bytes())),
+            aws: f
+                .aws
+                .as_ref()
+                .map(|v| span_in(self.text, raw_str(v).as_bytes())),
         })
     }
 }
 
 fn aws_resource(aws: &LazyValue<'_>) -> AwsResource {
-    for (key, _) in aws.clone().into_object_iter().into_iter().flatten().flatten() {
+    for (key, _) in aws
+        .clone()
+        .into_object_iter()
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         match &*key {
             "table_name" => return AwsResource::TableName,
             "queue_url" => return AwsResource::QueueUrl,
@@ -821,11 +951,18 @@ fn check_name(name: &str) -> Result<(), String> {
         return Err("name is empty".to_owned());
     }
     // Nearly every name is short ASCII: check those bytes without decoding characters.
-    if name.len() <= 200 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b" _.:/%&#=+\\-@\t\n\r".contains(&b)) {
+    if name.len() <= 200
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b" _.:/%&#=+\\-@\t\n\r".contains(&b))
+    {
         return Ok(());
     }
     if name.chars().count() > 200 {
-        return Err(format!("name is {} characters long; the limit is 200", name.chars().count()));
+        return Err(format!(
+            "name is {} characters long; the limit is 200",
+            name.chars().count()
+        ));
     }
     let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/%&#=+\\-@".contains(c);
     match name.chars().find(|&c| !allowed(c)) {
@@ -834,9 +971,11 @@ fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// The raw text of a value. Values from sonic-rs's unchecked iterators may carry the whitespace
+/// that follows them; it is trimmed so every span starts and ends on the value itself.
 fn raw_str<'a>(value: &LazyValue<'a>) -> &'a str {
     match value.as_raw_cow() {
-        std::borrow::Cow::Borrowed(s) => s,
+        std::borrow::Cow::Borrowed(s) => s.trim_ascii(),
         // invariant: values read from a borrowed slice are borrowed from it
         std::borrow::Cow::Owned(_) => "",
     }
@@ -845,7 +984,10 @@ fn raw_str<'a>(value: &LazyValue<'a>) -> &'a str {
 /// Where `part` (a sub-slice of `text`) lies in `text`.
 fn span_in(text: &[u8], part: &[u8]) -> Span {
     let start = (part.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
-    Span { start: start as u32, end: (start + part.len()) as u32 }
+    Span {
+        start: start as u32,
+        end: (start + part.len()) as u32,
+    }
 }
 
 fn type_name(value: &LazyValue<'_>) -> &'static str {

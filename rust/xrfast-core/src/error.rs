@@ -107,9 +107,16 @@ impl DocumentError {
     /// X-Ray's message shape: `Invalid segment. ErrorCode: <Code>`, then our detail and position.
     #[must_use]
     pub fn message(&self) -> String {
-        let kind = if self.in_subsegment { "subsegment" } else { "segment" };
+        let kind = if self.in_subsegment {
+            "subsegment"
+        } else {
+            "segment"
+        };
         match self.offset {
-            Some(at) => format!("Invalid {kind}. ErrorCode: {}: {} (at byte {at})", self.code, self.detail),
+            Some(at) => format!(
+                "Invalid {kind}. ErrorCode: {}: {} (at byte {at})",
+                self.code, self.detail
+            ),
             None => format!("Invalid {kind}. ErrorCode: {}: {}", self.code, self.detail),
         }
     }

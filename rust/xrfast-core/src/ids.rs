@@ -42,8 +42,9 @@ fn hex_digit(byte: u8) -> Option<u8> {
 }
 
 fn parse_hex(text: &[u8]) -> Option<u128> {
-    text.iter()
-        .try_fold(0u128, |acc, &b| Some((acc << 4) | u128::from(hex_digit(b)?)))
+    text.iter().try_fold(0u128, |acc, &b| {
+        Some((acc << 4) | u128::from(hex_digit(b)?))
+    })
 }
 
 impl TraceId {
@@ -74,7 +75,12 @@ impl TraceId {
 
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "1-{:08x}-{:024x}", self.epoch(), self.0 & ((1u128 << 96) - 1))
+        write!(
+            f,
+            "1-{:08x}-{:024x}",
+            self.epoch(),
+            self.0 & ((1u128 << 96) - 1)
+        )
     }
 }
 

@@ -53,7 +53,10 @@ impl Format {
     /// The name of the format.
     #[must_use]
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(f, _)| *f == self).map_or("auto", |(_, n)| n)
+        Self::ALL
+            .iter()
+            .find(|(f, _)| *f == self)
+            .map_or("auto", |(_, n)| n)
     }
 }
 
@@ -95,17 +98,34 @@ pub fn detect(input: &[u8], max_json_depth: usize) -> Format {
             if nesting_exceeds(text, max_json_depth).is_some() {
                 return Format::Document;
             }
-            for (key, _) in sonic_rs::to_object_iter(text).flatten() {
-                match &*key {
-                    "TraceSegmentDocuments" => return Format::PutTraceSegments,
-                    "Traces" => return Format::BatchGetTraces,
-                    _ => {}
-                }
-            }
-            Format::Document
+            // The first key decides without reading its value (the input may be cut short);
+            // otherwise any top-level key does.
+            let envelope = |key: &[u8]| match key {
+                b"TraceSegmentDocuments" => Some(Format::PutTraceSegments),
+                b"Traces" => Some(Format::BatchGetTraces),
+                _ => None,
+            };
+            first_key(text)
+                .and_then(envelope)
+                .or_else(|| {
+                    sonic_rs::to_object_iter(text)
+                        .flatten()
+                        .find_map(|(key, _)| envelope(key.as_bytes()))
+                })
+                .unwrap_or(Format::Document)
         }
         Some(_) => Format::Document,
     }
+}
+
+/// The first key of the object `text` starts with, when it is written without escapes.
+fn first_key(text: &[u8]) -> Option<&[u8]> {
+    let rest = text
+        .strip_prefix(b"{")?
+        .trim_ascii_start()
+        .strip_prefix(b"\"")?;
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
+    (rest[end] == b'"').then(|| &rest[..end])
 }
 
 /// Cuts `input` into documents, numbered from `first_index`, appending them to `out`.
@@ -125,15 +145,28 @@ pub fn frame<'a>(
             e.index = index;
             Box::new(e)
         });
-        out.push(Framed { index, bytes, error });
+        out.push(Framed {
+            index,
+            bytes,
+            error,
+        });
         index += 1;
     };
     let input = skip_bom(input);
-    let format = if format == Format::Auto { detect(input, max_json_depth) } else { format };
-    let one_value = matches!(format, Format::Array | Format::PutTraceSegments | Format::BatchGetTraces);
+    let format = if format == Format::Auto {
+        detect(input, max_json_depth)
+    } else {
+        format
+    };
+    let one_value = matches!(
+        format,
+        Format::Array | Format::PutTraceSegments | Format::BatchGetTraces
+    );
     // An envelope adds a few levels around its documents.
     if one_value && nesting_exceeds(input, max_json_depth + 4).is_some() {
-        return Err(InputError::Format(format!("the input is nested deeper than the limit of {max_json_depth} levels")));
+        return Err(InputError::Format(format!(
+            "the input is nested deeper than the limit of {max_json_depth} levels"
+        )));
     }
     match format {
         Format::Auto | Format::Document => push(Cow::Borrowed(input), None),
@@ -147,7 +180,11 @@ pub fn frame<'a>(
                 match element {
                     Ok(value) => push(raw_cow(&value), None),
                     Err(e) => {
-                        let error = framing_error(0, ErrorCode::InvalidJson, format!("the JSON array is malformed: {}", short(&e)));
+                        let error = framing_error(
+                            0,
+                            ErrorCode::InvalidJson,
+                            format!("the JSON array is malformed: {}", short(&e)),
+                        );
                         push(Cow::Borrowed(&[]), Some(error));
                         break;
                     }
@@ -157,21 +194,33 @@ pub fn frame<'a>(
         Format::PutTraceSegments => {
             let list = member(input, "TraceSegmentDocuments")?;
             for item in sonic_rs::to_array_iter(list) {
-                let item = item.map_err(|e| InputError::Format(format!("TraceSegmentDocuments is malformed: {}", short(&e))))?;
+                let item = item.map_err(|e| {
+                    InputError::Format(format!("TraceSegmentDocuments is malformed: {}", short(&e)))
+                })?;
                 push_string_document(&item, "TraceSegmentDocuments element", &mut push);
             }
         }
         Format::BatchGetTraces => {
             let traces = member(input, "Traces")?;
             for trace in sonic_rs::to_array_iter(traces) {
-                let trace = trace.map_err(|e| InputError::Format(format!("Traces is malformed: {}", short(&e))))?;
-                let Some(segments) = trace.get("Segments") else { continue };
+                let trace = trace.map_err(|e| {
+                    InputError::Format(format!("Traces is malformed: {}", short(&e)))
+                })?;
+                let Some(segments) = trace.get("Segments") else {
+                    continue;
+                };
                 for segment in sonic_rs::to_array_iter(segments.as_raw_str().as_bytes()).flatten() {
                     match segment.get("Document") {
-                        Some(document) => push_string_document(&document, "Segment Document", &mut push),
+                        Some(document) => {
+                            push_string_document(&document, "Segment Document", &mut push)
+                        }
                         None => push(
                             Cow::Borrowed(&[]),
-                            Some(framing_error(0, ErrorCode::InvalidDocument, "a Segment has no Document".to_owned())),
+                            Some(framing_error(
+                                0,
+                                ErrorCode::InvalidDocument,
+                                "a Segment has no Document".to_owned(),
+                            )),
                         ),
                     }
                 }
@@ -199,32 +248,53 @@ fn frame_lines<'a>(input: &'a [u8], push: &mut impl FnMut(Cow<'a, [u8]>, Option<
             }
             continue;
         }
-        let error = bad_header.take().map(|why| framing_error(0, ErrorCode::InvalidHeader, why));
+        let error = bad_header
+            .take()
+            .map(|why| framing_error(0, ErrorCode::InvalidHeader, why));
         push(Cow::Borrowed(line), error);
     }
     if let Some(why) = bad_header {
-        push(Cow::Borrowed(&[]), Some(framing_error(0, ErrorCode::InvalidHeader, format!("{why}, and no document follows it"))));
+        push(
+            Cow::Borrowed(&[]),
+            Some(framing_error(
+                0,
+                ErrorCode::InvalidHeader,
+                format!("{why}, and no document follows it"),
+            )),
+        );
     }
 }
 
 fn split_datagram(input: &[u8]) -> (&[u8], Option<DocumentError>) {
     let Some(newline) = memchr::memchr(b'\n', input) else {
         let why = "datagram has no header line (expected {\"format\": \"json\", \"version\": 1} and a newline)";
-        return (input, Some(framing_error(0, ErrorCode::InvalidHeader, why.to_owned())));
+        return (
+            input,
+            Some(framing_error(0, ErrorCode::InvalidHeader, why.to_owned())),
+        );
     };
     let (header, body) = (&input[..newline], &input[newline + 1..]);
     if let Err(why) = check_header(header) {
         return (body, Some(framing_error(0, ErrorCode::InvalidHeader, why)));
     }
     if body.trim_ascii().is_empty() {
-        return (body, Some(framing_error(0, ErrorCode::InvalidDocument, "datagram has no document after its header".to_owned())));
+        return (
+            body,
+            Some(framing_error(
+                0,
+                ErrorCode::InvalidDocument,
+                "datagram has no document after its header".to_owned(),
+            )),
+        );
     }
     (body, None)
 }
 
 /// A line that is a daemon header rather than a document: a small object with a `format` key.
-fn looks_like_header(line: &[u8]) -> bool {
-    line.len() <= 128 && line.starts_with(b"{") && memchr::memmem::find(line, b"\"format\"").is_some()
+pub(crate) fn looks_like_header(line: &[u8]) -> bool {
+    line.len() <= 128
+        && line.starts_with(b"{")
+        && memchr::memmem::find(line, b"\"format\"").is_some()
 }
 
 /// The daemon's rule (spec §2.2): `format` equals `json` ignoring case and `version` is 1.
@@ -233,26 +303,46 @@ fn check_header(header: &[u8]) -> Result<(), String> {
     // the recursive parser: one hostile datagram must not be able to exhaust the stack).
     if header.len() > 256 || nesting_exceeds(header, 1).is_some() {
         let shown = String::from_utf8_lossy(&header[..header.len().min(40)]);
-        return Err(format!("daemon header {shown:?}… is not {{\"format\": \"json\", \"version\": 1}}"));
+        return Err(format!(
+            "daemon header {shown:?}… is not {{\"format\": \"json\", \"version\": 1}}"
+        ));
     }
     let shown = String::from_utf8_lossy(header);
     let value: sonic_rs::Value =
         sonic_rs::from_slice(header).map_err(|_| format!("daemon header {shown:?} is not JSON"))?;
-    let format_ok = value.get("format").and_then(|f| f.as_str()).is_some_and(|f| f.eq_ignore_ascii_case("json"));
-    let version_ok = value.get("version").and_then(sonic_rs::JsonValueTrait::as_f64) == Some(1.0);
+    let format_ok = value
+        .get("format")
+        .and_then(|f| f.as_str())
+        .is_some_and(|f| f.eq_ignore_ascii_case("json"));
+    let version_ok = value
+        .get("version")
+        .and_then(sonic_rs::JsonValueTrait::as_f64)
+        == Some(1.0);
     if format_ok && version_ok {
         Ok(())
     } else {
-        Err(format!("daemon header {shown:?} is not {{\"format\": \"json\", \"version\": 1}}"))
+        Err(format!(
+            "daemon header {shown:?} is not {{\"format\": \"json\", \"version\": 1}}"
+        ))
     }
 }
 
-fn push_string_document<'a>(item: &sonic_rs::LazyValue<'_>, what: &str, push: &mut impl FnMut(Cow<'a, [u8]>, Option<DocumentError>)) {
+fn push_string_document<'a>(
+    item: &sonic_rs::LazyValue<'_>,
+    what: &str,
+    push: &mut impl FnMut(Cow<'a, [u8]>, Option<DocumentError>),
+) {
     match item.as_str() {
-        Some(text) if item.get_type() == JsonType::String => push(Cow::Owned(text.as_bytes().to_vec()), None),
+        Some(text) if item.get_type() == JsonType::String => {
+            push(Cow::Owned(text.as_bytes().to_vec()), None)
+        }
         _ => push(
             Cow::Borrowed(&[]),
-            Some(framing_error(0, ErrorCode::InvalidDocument, format!("{what} must be a JSON string holding a document"))),
+            Some(framing_error(
+                0,
+                ErrorCode::InvalidDocument,
+                format!("{what} must be a JSON string holding a document"),
+            )),
         ),
     }
 }
@@ -260,23 +350,36 @@ fn push_string_document<'a>(item: &sonic_rs::LazyValue<'_>, what: &str, push: &m
 /// The raw text of array member `key` of the object `input`.
 fn member<'a>(input: &'a [u8], key: &str) -> Result<&'a [u8], InputError> {
     for item in sonic_rs::to_object_iter(input) {
-        let (name, value) = item.map_err(|e| InputError::Format(format!("the input is not a JSON object: {}", short(&e))))?;
+        let (name, value) = item.map_err(|e| {
+            InputError::Format(format!("the input is not a JSON object: {}", short(&e)))
+        })?;
         if name == key {
             if value.get_type() != JsonType::Array {
                 return Err(InputError::Format(format!("\"{key}\" must be an array")));
             }
             return match raw_cow(&value) {
                 Cow::Borrowed(bytes) => Ok(bytes),
-                Cow::Owned(_) => Err(InputError::Format(format!("\"{key}\" could not be read in place"))),
+                Cow::Owned(_) => Err(InputError::Format(format!(
+                    "\"{key}\" could not be read in place"
+                ))),
             };
         }
     }
-    Err(InputError::Format(format!("the input has no \"{key}\" member")))
+    Err(InputError::Format(format!(
+        "the input has no \"{key}\" member"
+    )))
 }
 
 /// A framing error; its index is set when the framed document is pushed.
 fn framing_error(index: usize, code: ErrorCode, detail: String) -> DocumentError {
-    DocumentError { index, segment_id: None, code, detail, offset: None, in_subsegment: false }
+    DocumentError {
+        index,
+        segment_id: None,
+        code,
+        detail,
+        offset: None,
+        in_subsegment: false,
+    }
 }
 
 fn raw_cow<'a>(value: &sonic_rs::LazyValue<'a>) -> Cow<'a, [u8]> {
@@ -292,12 +395,18 @@ fn short(e: &sonic_rs::Error) -> String {
 }
 
 /// `input` decompressed when it is gzip (recognised by its magic bytes), as is otherwise.
-pub fn gunzip(input: &[u8]) -> std::io::Result<Cow<'_, [u8]>> {
+pub fn gunzip(input: &[u8]) -> Result<Cow<'_, [u8]>, InputError> {
     if !input.starts_with(&[0x1f, 0x8b]) {
         return Ok(Cow::Borrowed(input));
     }
     let mut out = Vec::with_capacity(input.len() * 4);
-    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(input), &mut out)?;
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(input), &mut out).map_err(
+        |e| {
+            InputError::Format(format!(
+                "the input looks like gzip but cannot be decompressed: {e}"
+            ))
+        },
+    )?;
     Ok(Cow::Owned(out))
 }
 

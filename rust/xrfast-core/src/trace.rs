@@ -108,10 +108,14 @@ impl Shape {
 
         // Reachability from segments, iteratively: chains of independent subsegments can be deep.
         let mut reachable = vec![false; n];
-        let mut stack: Vec<u32> = (0..n as u32).filter(|&i| entities[i as usize].kind == Kind::Segment).collect();
+        let mut stack: Vec<u32> = (0..n as u32)
+            .filter(|&i| entities[i as usize].kind == Kind::Segment)
+            .collect();
         while let Some(i) = stack.pop() {
             reachable[i as usize] = true;
-            stack.extend_from_slice(&children[child_start[i as usize] as usize..child_start[i as usize + 1] as usize]);
+            stack.extend_from_slice(
+                &children[child_start[i as usize] as usize..child_start[i as usize + 1] as usize],
+            );
         }
 
         // A downstream service that sends its own segment names the calling subsegment as parent.
@@ -138,7 +142,10 @@ impl Shape {
         }
         let key = |s: &SegmentRef| match *s {
             SegmentRef::Real(i) => (entities[i as usize].start, entities[i as usize].id),
-            SegmentRef::Inferred(i) => (entities[i as usize].start, entities[i as usize].id.inferred(id)),
+            SegmentRef::Inferred(i) => (
+                entities[i as usize].start,
+                entities[i as usize].id.inferred(id),
+            ),
         };
         segments.sort_unstable_by(|a, b| {
             let (ka, kb) = (key(a), key(b));
@@ -168,7 +175,15 @@ impl Shape {
             _ => 0.0,
         };
 
-        Self { child_start, children, reachable, segments, root, partial, duration }
+        Self {
+            child_start,
+            children,
+            reachable,
+            segments,
+            root,
+            partial,
+            duration,
+        }
     }
 
     /// Complete in the sense of §3.2: a root exists and nothing is in progress, orphaned or waiting.
@@ -190,7 +205,14 @@ impl Trace {
         limit_exceeded: bool,
     ) -> Self {
         let shape = Shape::derive(id, &entities, index);
-        Self { id, docs, entities, shape, limit_exceeded, revision }
+        Self {
+            id,
+            docs,
+            entities,
+            shape,
+            limit_exceeded,
+            revision,
+        }
     }
 
     /// The trace id.
@@ -244,7 +266,10 @@ impl Trace {
     /// Bytes held by the trace (document text plus entity records).
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
-        self.docs.iter().map(|d| d.len() + std::mem::size_of::<Box<[u8]>>()).sum::<usize>()
+        self.docs
+            .iter()
+            .map(|d| d.len() + std::mem::size_of::<Box<[u8]>>())
+            .sum::<usize>()
             + self.entities.capacity() * std::mem::size_of::<Entity>()
             + (self.shape.children.capacity() + self.shape.child_start.capacity()) * 4
             + self.shape.reachable.capacity()
@@ -279,15 +304,23 @@ impl Trace {
             return Some(cause);
         }
         let wanted = std::str::from_utf8(cause).ok()?.trim_matches('"');
-        self.entities.iter().filter(|e| !e.flags.has(Flags::CAUSE_REF)).find_map(|e| {
-            let candidate = self.text(e, e.cause?);
-            let text = std::str::from_utf8(candidate).ok()?;
-            let exceptions = sonic_rs::get_from_str(text, ["exceptions"]).ok()?;
-            let found = sonic_rs::to_array_iter(exceptions.as_raw_str())
-                .flatten()
-                .any(|exception| exception.get("id").and_then(|v| v.as_str().map(|s| s == wanted)).unwrap_or(false));
-            found.then_some(candidate)
-        })
+        self.entities
+            .iter()
+            .filter(|e| !e.flags.has(Flags::CAUSE_REF))
+            .find_map(|e| {
+                let candidate = self.text(e, e.cause?);
+                let text = std::str::from_utf8(candidate).ok()?;
+                let exceptions = sonic_rs::get_from_str(text, ["exceptions"]).ok()?;
+                let found = sonic_rs::to_array_iter(exceptions.as_raw_str())
+                    .flatten()
+                    .any(|exception| {
+                        exception
+                            .get("id")
+                            .and_then(|v| v.as_str().map(|s| s == wanted))
+                            .unwrap_or(false)
+                    });
+                found.then_some(candidate)
+            })
     }
 
     /// Appends this trace in the `BatchGetTraces` `Trace` shape:
@@ -296,12 +329,20 @@ impl Trace {
     pub fn write_json(&self, out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
         let _ = write!(out, "{{\"Id\":\"{}\",\"Duration\":", self.id);
         write_number(out, self.shape.duration);
-        let _ = write!(out, ",\"LimitExceeded\":{},\"Segments\":[", self.limit_exceeded);
+        let _ = write!(
+            out,
+            ",\"LimitExceeded\":{},\"Segments\":[",
+            self.limit_exceeded
+        );
         for (n, &segment) in self.shape.segments.iter().enumerate() {
             if n > 0 {
                 out.push(b',');
             }
-            let _ = write!(out, "{{\"Id\":\"{}\",\"Document\":", self.segment_id(segment));
+            let _ = write!(
+                out,
+                "{{\"Id\":\"{}\",\"Document\":",
+                self.segment_id(segment)
+            );
             scratch.clear();
             self.write_document(segment, scratch);
             write_json_string(out, scratch);
@@ -354,13 +395,28 @@ impl Trace {
 
     /// The object's members before and after its `subsegments` member, without separators.
     fn head_tail(&self, e: &Entity) -> (&[u8], &[u8]) {
-        let inner = Span { start: e.object.start + 1, end: e.object.end - 1 };
+        let inner = Span {
+            start: e.object.start + 1,
+            end: e.object.end - 1,
+        };
         match e.cut {
             None => (trim(self.text(e, inner)), &[]),
             Some(cut) => {
-                let head = Span { start: inner.start, end: cut.start };
-                let tail = trim(self.text(e, Span { start: cut.end, end: inner.end }));
-                (trim(self.text(e, head)), trim(tail.strip_prefix(b",").unwrap_or(tail)))
+                let head = Span {
+                    start: inner.start,
+                    end: cut.start,
+                };
+                let tail = trim(self.text(
+                    e,
+                    Span {
+                        start: cut.end,
+                        end: inner.end,
+                    },
+                ));
+                (
+                    trim(self.text(e, head)),
+                    trim(tail.strip_prefix(b",").unwrap_or(tail)),
+                )
             }
         }
     }
@@ -424,14 +480,22 @@ impl Trace {
             }
             None => out.extend_from_slice(b",\"in_progress\":true"),
         }
-        let _ = write!(out, ",\"parent_id\":\"{}\",\"trace_id\":\"{}\",\"inferred\":true,\"origin\":", e.id, self.id);
+        let _ = write!(
+            out,
+            ",\"parent_id\":\"{}\",\"trace_id\":\"{}\",\"inferred\":true,\"origin\":",
+            e.id, self.id
+        );
         // SDKs differ in case: hand-made subsegments say `DynamoDB`, the boto patch `dynamodb`.
-        let named = |service: &[u8]| name.len() == service.len() + 2 && name[1..name.len() - 1].eq_ignore_ascii_case(service);
+        let named = |service: &[u8]| {
+            name.len() == service.len() + 2 && name[1..name.len() - 1].eq_ignore_ascii_case(service)
+        };
         let origin: Option<&[u8]> = match (e.namespace, e.resource) {
             (Namespace::Remote, _) => Some(b"\"remote\""),
             (_, AwsResource::TableName) if named(b"DynamoDB") => Some(b"\"AWS::DynamoDB::Table\""),
             (_, AwsResource::QueueUrl) if named(b"SQS") => Some(b"\"AWS::SQS::Queue\""),
-            (_, AwsResource::FunctionName) if named(b"Lambda") => Some(b"\"AWS::Lambda::Function\""),
+            (_, AwsResource::FunctionName) if named(b"Lambda") => {
+                Some(b"\"AWS::Lambda::Function\"")
+            }
             (_, AwsResource::BucketName) if named(b"S3") => Some(b"\"AWS::S3::Bucket\""),
             _ => None,
         };
@@ -449,7 +513,11 @@ impl Trace {
                 out.extend_from_slice(self.text(e, span));
             }
         }
-        for (key, bit) in [("error", Flags::ERROR), ("throttle", Flags::THROTTLE), ("fault", Flags::FAULT)] {
+        for (key, bit) in [
+            ("error", Flags::ERROR),
+            ("throttle", Flags::THROTTLE),
+            ("fault", Flags::FAULT),
+        ] {
             if e.flags.has(bit) {
                 let _ = write!(out, ",\"{key}\":true");
             }

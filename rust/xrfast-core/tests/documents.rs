@@ -11,7 +11,9 @@ fn parse(text: &str) -> Vec<Result<usize, DocumentError>> {
 
 fn parse_bytes(text: &[u8], limits: DocumentLimits) -> Vec<Result<usize, DocumentError>> {
     let mut out = Vec::new();
-    parse_document(text, 7, limits, &mut |r| out.push(r.map(|d| d.entities.len())));
+    parse_document(text, 7, limits, &mut |r| {
+        out.push(r.map(|d| d.entities.len()))
+    });
     out
 }
 
@@ -23,7 +25,9 @@ fn error(text: &str) -> DocumentError {
 }
 
 fn segment(extra: &str) -> String {
-    format!(r#"{{"id":"70de5b6f19ff9a0a","name":"api","trace_id":"{TRACE}","start_time":10.5,"end_time":11.0{extra}}}"#)
+    format!(
+        r#"{{"id":"70de5b6f19ff9a0a","name":"api","trace_id":"{TRACE}","start_time":10.5,"end_time":11.0{extra}}}"#
+    )
 }
 
 #[test]
@@ -33,15 +37,26 @@ fn a_valid_segment_flattens_nested_subsegments() {
             "subsegments":[{"id":"0000000000000002","name":"b","start_time":10.61,"in_progress":true}]}]"#,
     );
     let mut docs = Vec::new();
-    parse_document(text.as_bytes(), 0, DocumentLimits::default(), &mut |r| docs.push(r));
+    parse_document(text.as_bytes(), 0, DocumentLimits::default(), &mut |r| {
+        docs.push(r)
+    });
     let doc = docs.pop().unwrap().unwrap();
     assert_eq!(doc.trace_id.to_string(), TRACE);
     let ids: Vec<String> = doc.entities.iter().map(|e| e.id.to_string()).collect();
-    assert_eq!(ids, ["70de5b6f19ff9a0a", "0000000000000001", "0000000000000002"]);
+    assert_eq!(
+        ids,
+        ["70de5b6f19ff9a0a", "0000000000000001", "0000000000000002"]
+    );
     assert_eq!(doc.entities[0].kind, Kind::Segment);
     assert_eq!(doc.entities[1].kind, Kind::Subsegment);
-    assert_eq!(doc.entities[1].parent.unwrap().to_string(), "70de5b6f19ff9a0a");
-    assert_eq!(doc.entities[2].parent.unwrap().to_string(), "0000000000000001");
+    assert_eq!(
+        doc.entities[1].parent.unwrap().to_string(),
+        "70de5b6f19ff9a0a"
+    );
+    assert_eq!(
+        doc.entities[2].parent.unwrap().to_string(),
+        "0000000000000001"
+    );
     assert_eq!(doc.entities[1].namespace, Namespace::Aws);
     assert!(doc.entities[2].in_progress());
 }
@@ -149,7 +164,11 @@ fn every_error_has_a_code_and_a_whole_message() {
     ];
     for (text, code, message) in cases {
         let e = error(text);
-        assert_eq!((e.code, e.message().as_str()), (*code, *message), "for {text}");
+        assert_eq!(
+            (e.code, e.message().as_str()),
+            (*code, *message),
+            "for {text}"
+        );
         assert_eq!(e.index, 7);
     }
 }
@@ -159,55 +178,114 @@ fn the_id_of_a_bad_document_is_reported_when_it_can_be_read() {
     let e = error(&segment("").replace("10.5", "\"soon\""));
     assert_eq!(e.segment_id.as_deref(), Some("70de5b6f19ff9a0a"));
     // An invalid nested subsegment names itself, as X-Ray does.
-    let e = error(&segment(r#","subsegments":[{"id":"0000000000000001","name":"b","start_time":1}]"#));
+    let e = error(&segment(
+        r#","subsegments":[{"id":"0000000000000001","name":"b","start_time":1}]"#,
+    ));
     assert_eq!(e.segment_id.as_deref(), Some("0000000000000001"));
     assert!(e.in_subsegment);
     // Even broken JSON gives up its id when one is there to find.
     let e = error(r#"{"id": "70de5b6f19ff9a0a", "name": "#);
-    assert_eq!((e.code, e.segment_id.as_deref()), (ErrorCode::InvalidJson, Some("70de5b6f19ff9a0a")));
+    assert_eq!(
+        (e.code, e.segment_id.as_deref()),
+        (ErrorCode::InvalidJson, Some("70de5b6f19ff9a0a"))
+    );
 }
 
 #[test]
 fn invalid_utf8_nan_and_infinity_are_rejected_as_json_errors() {
     let mut bytes = segment("").into_bytes();
     bytes[29] = 0xff;
-    let e = parse_bytes(&bytes, DocumentLimits::default()).pop().unwrap().unwrap_err();
-    assert_eq!(e.message(), "Invalid segment. ErrorCode: InvalidJson: document is not valid UTF-8 (at byte 29)");
+    let e = parse_bytes(&bytes, DocumentLimits::default())
+        .pop()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        e.message(),
+        "Invalid segment. ErrorCode: InvalidJson: document is not valid UTF-8 (at byte 29)"
+    );
     for bad in ["NaN", "Infinity", "-Infinity", "1e999"] {
         let e = error(&segment("").replace("10.5", bad));
-        assert!(matches!(e.code, ErrorCode::InvalidJson | ErrorCode::InvalidStartTime | ErrorCode::InvalidDocument), "{bad}: {e}");
+        assert!(
+            matches!(
+                e.code,
+                ErrorCode::InvalidJson | ErrorCode::InvalidStartTime | ErrorCode::InvalidDocument
+            ),
+            "{bad}: {e}"
+        );
     }
 }
 
 #[test]
 fn size_and_depth_limits_are_errors_not_crashes() {
-    let limits = DocumentLimits { max_document_bytes: 100, ..DocumentLimits::default() };
-    let e = parse_bytes(segment("").as_bytes(), limits).pop().unwrap().unwrap_err();
+    let limits = DocumentLimits {
+        max_document_bytes: 100,
+        ..DocumentLimits::default()
+    };
+    let e = parse_bytes(segment("").as_bytes(), limits)
+        .pop()
+        .unwrap()
+        .unwrap_err();
     assert_eq!(e.message(), "Invalid segment. ErrorCode: DocumentTooLarge: document is larger than the limit of 100 bytes (121 bytes read)");
 
     // Subsegments nested past `max_depth`.
     let nest = |levels: usize| {
-        let mut deep = segment(",\"subsegments\":[").trim_end_matches('}').to_owned();
-        deep.push_str(&r#"{"id":"0000000000000001","name":"n","start_time":11,"end_time":12,"subsegments":["#.repeat(levels));
+        let mut deep = segment(",\"subsegments\":[")
+            .trim_end_matches('}')
+            .to_owned();
+        deep.push_str(
+            &r#"{"id":"0000000000000001","name":"n","start_time":11,"end_time":12,"subsegments":["#
+                .repeat(levels),
+        );
         deep.push_str(&"]}".repeat(levels));
         deep.push_str("]}");
         deep
     };
-    let limits = DocumentLimits { max_document_bytes: usize::MAX, ..DocumentLimits::default() };
-    let e = parse_bytes(nest(100).as_bytes(), limits).pop().unwrap().unwrap_err();
-    assert_eq!((e.code, e.detail.as_str()), (ErrorCode::NestingTooDeep, "subsegments are nested deeper than the limit of 64"));
+    let limits = DocumentLimits {
+        max_document_bytes: usize::MAX,
+        ..DocumentLimits::default()
+    };
+    let e = parse_bytes(nest(100).as_bytes(), limits)
+        .pop()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        (e.code, e.detail.as_str()),
+        (
+            ErrorCode::NestingTooDeep,
+            "subsegments are nested deeper than the limit of 64"
+        )
+    );
 
     // 10,000 levels, of subsegments or of arrays in opaque metadata, closed or not: stopped by
     // the JSON depth check before the parser can recurse into them.
-    let metadata = format!(r#","metadata":{{"deep":{}{}}}"#, "[".repeat(10_000), "]".repeat(10_000));
+    let metadata = format!(
+        r#","metadata":{{"deep":{}{}}}"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
     let unclosed = format!(r#","metadata":{{"deep":{}}}"#, "[".repeat(10_000));
     for text in [nest(10_000), segment(&metadata), segment(&unclosed)] {
-        let e = parse_bytes(text.as_bytes(), limits).pop().unwrap().unwrap_err();
-        assert_eq!((e.code, e.detail.as_str()), (ErrorCode::NestingTooDeep, "JSON is nested deeper than the limit of 512 levels"));
+        let e = parse_bytes(text.as_bytes(), limits)
+            .pop()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.detail.as_str()),
+            (
+                ErrorCode::NestingTooDeep,
+                "JSON is nested deeper than the limit of 512 levels"
+            )
+        );
     }
     // Brackets inside strings do not count.
     let quoted = format!(r#","metadata":{{"text":"{}"}}"#, "[{".repeat(5_000));
-    assert_eq!(parse_bytes(segment(&quoted).as_bytes(), limits).pop().unwrap().unwrap(), 1);
+    assert_eq!(
+        parse_bytes(segment(&quoted).as_bytes(), limits)
+            .pop()
+            .unwrap()
+            .unwrap(),
+        1
+    );
 }
 
 #[test]
@@ -217,17 +295,34 @@ fn an_array_document_reports_each_element() {
     let results = parse(&text);
     assert_eq!(results.len(), 3);
     assert_eq!(results[0].as_ref().unwrap(), &1);
-    assert_eq!(results[1].as_ref().unwrap_err().detail, "array element is a number, not an object");
-    assert_eq!(results[2].as_ref().unwrap_err().code, ErrorCode::InvalidStartTime);
+    assert_eq!(
+        results[1].as_ref().unwrap_err().detail,
+        "array element is a number, not an object"
+    );
+    assert_eq!(
+        results[2].as_ref().unwrap_err().code,
+        ErrorCode::InvalidStartTime
+    );
     // A whole segment inside an array is not what X-Ray accepts there.
-    assert_eq!(parse(&format!("[{}]", segment(""))).pop().unwrap().unwrap_err().code, ErrorCode::InvalidDocument);
+    assert_eq!(
+        parse(&format!("[{}]", segment("")))
+            .pop()
+            .unwrap()
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidDocument
+    );
 }
 
 #[test]
 fn in_progress_wins_over_an_end_time_and_flags_are_read() {
-    let text = segment(r#","in_progress":true,"fault":true,"error":false,"http":{"request":{"traced":true}},"cause":"0000000000000003""#);
+    let text = segment(
+        r#","in_progress":true,"fault":true,"error":false,"http":{"request":{"traced":true}},"cause":"0000000000000003""#,
+    );
     let mut docs = Vec::new();
-    parse_document(text.as_bytes(), 0, DocumentLimits::default(), &mut |r| docs.push(r));
+    parse_document(text.as_bytes(), 0, DocumentLimits::default(), &mut |r| {
+        docs.push(r)
+    });
     let e = &docs[0].as_ref().unwrap().entities[0];
     assert!(e.in_progress());
     assert_eq!(e.flags.bits(), 4 | 8 | 16);

@@ -42,20 +42,33 @@ fn limits(
         return Err(PyValueError::new_err(format!("{name} must be at least 1")));
     }
     if max_document_bytes > u32::MAX as usize / 2 || max_trace_bytes > u32::MAX as usize / 2 {
-        return Err(PyValueError::new_err("max_document_bytes and max_trace_bytes must be below 2 GiB"));
+        return Err(PyValueError::new_err(
+            "max_document_bytes and max_trace_bytes must be below 2 GiB",
+        ));
     }
     for (name, value) in [("max_depth", max_depth), ("max_json_depth", max_json_depth)] {
         if value > DEEPEST_ALLOWED {
-            return Err(PyValueError::new_err(format!("{name} must be at most {DEEPEST_ALLOWED}")));
+            return Err(PyValueError::new_err(format!(
+                "{name} must be at most {DEEPEST_ALLOWED}"
+            )));
         }
     }
-    for (name, value) in [("idle_timeout", idle_timeout), ("incomplete_timeout", incomplete_timeout)] {
+    for (name, value) in [
+        ("idle_timeout", idle_timeout),
+        ("incomplete_timeout", incomplete_timeout),
+    ] {
         if !(value.is_finite() && value >= 0.0) {
-            return Err(PyValueError::new_err(format!("{name} must be a non-negative number of seconds")));
+            return Err(PyValueError::new_err(format!(
+                "{name} must be a non-negative number of seconds"
+            )));
         }
     }
     Ok(Limits {
-        document: DocumentLimits { max_document_bytes, max_depth, max_json_depth },
+        document: DocumentLimits {
+            max_document_bytes,
+            max_depth,
+            max_json_depth,
+        },
         max_open_traces,
         max_segments_per_trace,
         max_trace_bytes,
@@ -66,7 +79,9 @@ fn limits(
 }
 
 fn wall_clock() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Frames and adds `chunks` (the GIL must be released by the caller). Documents are numbered from
@@ -82,16 +97,36 @@ fn ingest(
     first_rejected_text: &mut Option<String>,
 ) -> Result<usize, InputError> {
     let mut framed: Vec<Framed<'_>> = Vec::new();
-    let depth = assembler.lock().unwrap_or_else(PoisonError::into_inner).limits().document.max_json_depth;
-    let chunks = chunks.iter().map(|c| gunzip(c.as_ref())).collect::<std::io::Result<Vec<_>>>()?;
+    let depth = assembler
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .limits()
+        .document
+        .max_json_depth;
+    let chunks = chunks
+        .iter()
+        .map(|c| gunzip(c.as_ref()))
+        .collect::<Result<Vec<_>, _>>()?;
     for chunk in &chunks {
-        frame(chunk, format, first_index + framed.len(), depth, &mut framed)?;
+        frame(
+            chunk,
+            format,
+            first_index + framed.len(),
+            depth,
+            &mut framed,
+        )?;
     }
     let seen = errors.len();
-    assembler.lock().unwrap_or_else(PoisonError::into_inner).add_framed(&framed, now, errors);
+    assembler
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .add_framed(&framed, now, errors);
     if seen == 0 {
         if let Some(first) = errors.first() {
-            let text = framed.iter().find(|f| f.index == first.index).map(|f| String::from_utf8_lossy(&f.bytes).into_owned());
+            let text = framed
+                .iter()
+                .find(|f| f.index == first.index)
+                .map(|f| String::from_utf8_lossy(&f.bytes).into_owned());
             *first_rejected_text = text;
         }
     }
@@ -108,7 +143,10 @@ fn add_source(
     now: f64,
 ) -> PyResult<Vec<PyUnprocessedTraceSegment>> {
     let items = source::items(source)?;
-    let chunks = items.iter().map(source::chunk).collect::<PyResult<Vec<_>>>()?;
+    let chunks = items
+        .iter()
+        .map(source::chunk)
+        .collect::<PyResult<Vec<_>>>()?;
     let (mut errors, mut text) = (Vec::new(), None);
     py.detach(|| ingest(assembler, &chunks, format, now, 0, &mut errors, &mut text))
         .map_err(|e| errors::input_error(py, e))?;
@@ -159,7 +197,9 @@ impl PyTraceAssembler {
             max_depth,
             max_json_depth,
         )?;
-        Ok(Self { inner: Mutex::new(Assembler::new(limits)) })
+        Ok(Self {
+            inner: Mutex::new(Assembler::new(limits)),
+        })
     }
 
     #[pyo3(signature = (source, *, now = None, format = "auto", on_error = "raise"))]
@@ -172,7 +212,14 @@ impl PyTraceAssembler {
         on_error: &str,
     ) -> PyResult<Vec<PyUnprocessedTraceSegment>> {
         let (format, on_error) = (source::format(format)?, OnError::parse(on_error)?);
-        add_source(py, &self.inner, source, format, on_error, now.unwrap_or_else(wall_clock))
+        add_source(
+            py,
+            &self.inner,
+            source,
+            format,
+            on_error,
+            now.unwrap_or_else(wall_clock),
+        )
     }
 
     #[pyo3(signature = (now = None))]
@@ -182,7 +229,11 @@ impl PyTraceAssembler {
             let mut assembler = self.lock();
             (assembler.pop_complete(now), assembler.counters())
         });
-        PyTraceSet { traces: traces.into_iter().map(Arc::new).collect(), errors: Vec::new(), counters }
+        PyTraceSet {
+            traces: traces.into_iter().map(Arc::new).collect(),
+            errors: Vec::new(),
+            counters,
+        }
     }
 
     fn flush(&self, py: Python<'_>) -> PyTraceSet {
@@ -190,7 +241,11 @@ impl PyTraceAssembler {
             let mut assembler = self.lock();
             (assembler.flush(), assembler.counters())
         });
-        PyTraceSet { traces: traces.into_iter().map(Arc::new).collect(), errors: Vec::new(), counters }
+        PyTraceSet {
+            traces: traces.into_iter().map(Arc::new).collect(),
+            errors: Vec::new(),
+            counters,
+        }
     }
 
     #[getter]
@@ -216,7 +271,11 @@ impl PyTraceAssembler {
 
     fn __repr__(&self) -> String {
         let a = self.lock();
-        format!("TraceAssembler(open_traces={}, buffered_segments={})", a.open_traces(), a.buffered_segments())
+        format!(
+            "TraceAssembler(open_traces={}, buffered_segments={})",
+            a.open_traces(),
+            a.buffered_segments()
+        )
     }
 }
 
@@ -270,7 +329,11 @@ pub fn parse(
         let mut assembler = assembler.lock().unwrap_or_else(PoisonError::into_inner);
         (assembler.flush(), assembler.counters())
     });
-    Ok(PyTraceSet { traces: traces.into_iter().map(Arc::new).collect(), errors, counters })
+    Ok(PyTraceSet {
+        traces: traces.into_iter().map(Arc::new).collect(),
+        errors,
+        counters,
+    })
 }
 
 #[pyfunction]
@@ -315,10 +378,19 @@ pub fn read(
     let (mut errors, mut text) = (Vec::new(), None);
     let traces = py
         .detach(|| {
-            let mut reader = ChunkReader::open(&path, format, chunk_size, limits.document)?;
+            let mut reader = ChunkReader::open(&path, format, chunk_size, limits.document)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
             let mut documents = 0;
             while let Some(chunk) = reader.next_chunk()? {
-                documents += ingest(&assembler, &[chunk], reader.format(), 0.0, documents, &mut errors, &mut text)?;
+                documents += ingest(
+                    &assembler,
+                    &[chunk],
+                    reader.format(),
+                    0.0,
+                    documents,
+                    &mut errors,
+                    &mut text,
+                )?;
             }
             let mut assembler = assembler.lock().unwrap_or_else(PoisonError::into_inner);
             Ok((assembler.flush(), assembler.counters()))
@@ -326,5 +398,9 @@ pub fn read(
         .map_err(|e| errors::input_error(py, e))?;
     let (traces, counters) = traces;
     let errors = errors::apply(py, on_error, &errors, |_| text.clone())?;
-    Ok(PyTraceSet { traces: traces.into_iter().map(Arc::new).collect(), errors, counters })
+    Ok(PyTraceSet {
+        traces: traces.into_iter().map(Arc::new).collect(),
+        errors,
+        counters,
+    })
 }

@@ -48,14 +48,20 @@ impl PyUnprocessedTraceSegment {
         format!(
             "UnprocessedTraceSegment(index={}, id={}, error_code={:?}, message={:?})",
             self.index,
-            self.id.as_deref().map_or_else(|| "None".to_owned(), |id| format!("{id:?}")),
+            self.id
+                .as_deref()
+                .map_or_else(|| "None".to_owned(), |id| format!("{id:?}")),
             self.error_code,
             self.message
         )
     }
 
     fn __str__(&self) -> String {
-        let id = self.id.as_deref().map(|id| format!(" (id {id})")).unwrap_or_default();
+        let id = self
+            .id
+            .as_deref()
+            .map(|id| format!(" (id {id})"))
+            .unwrap_or_default();
         format!("document {}{id}: {}", self.index, self.message)
     }
 
@@ -86,7 +92,8 @@ impl From<&DocumentError> for PyUnprocessedTraceSegment {
 static EXCEPTIONS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
 fn exception_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-    let module = EXCEPTIONS.get_or_try_init(py, || py.import("xrfast.exceptions").map(Bound::unbind))?;
+    let module =
+        EXCEPTIONS.get_or_try_init(py, || py.import("xrfast.exceptions").map(Bound::unbind))?;
     module.bind(py).getattr(name)
 }
 
@@ -110,7 +117,11 @@ pub fn apply(
     let exc = if first.code.is_decode_error() {
         // json.JSONDecodeError(msg, doc, pos): the document text and the offset in it.
         let doc = document_text(first.index).unwrap_or_default();
-        let pos = first.offset.unwrap_or(0).min(doc.len());
+        // json.JSONDecodeError counts characters, the core counts bytes.
+        let bytes = first.offset.unwrap_or(0).min(doc.len());
+        let pos = String::from_utf8_lossy(&doc.as_bytes()[..bytes])
+            .chars()
+            .count();
         exception_class(py, "SegmentDecodeError")?.call1((first.to_string(), doc, pos))?
     } else {
         exception_class(py, "SegmentValidationError")?.call1((first.to_string(),))?
@@ -127,9 +138,11 @@ pub fn apply(
 pub fn input_error(py: Python<'_>, e: InputError) -> PyErr {
     match e {
         InputError::Io(io) => PyErr::from(io),
-        InputError::Format(msg) => match exception_class(py, "InputFormatError").and_then(|c| c.call1((msg.clone(),))) {
-            Ok(exc) => PyErr::from_value(exc),
-            Err(err) => err,
-        },
+        InputError::Format(msg) => {
+            match exception_class(py, "InputFormatError").and_then(|c| c.call1((msg.clone(),))) {
+                Ok(exc) => PyErr::from_value(exc),
+                Err(err) => err,
+            }
+        }
     }
 }

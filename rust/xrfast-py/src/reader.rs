@@ -22,8 +22,15 @@ impl PyChunkReader {
     #[new]
     #[pyo3(signature = (path, *, format = "auto", chunk_size = 4 << 20))]
     fn new(path: PathBuf, format: &str, chunk_size: usize) -> PyResult<Self> {
-        let reader = ChunkReader::open(&path, source::format(format)?, chunk_size, xrfast_core::DocumentLimits::default())?;
-        Ok(Self { inner: Mutex::new(reader) })
+        let reader = ChunkReader::open(
+            &path,
+            source::format(format)?,
+            chunk_size,
+            xrfast_core::DocumentLimits::default(),
+        )?;
+        Ok(Self {
+            inner: Mutex::new(reader),
+        })
     }
 
     /// The format of the file (``"auto"`` until the first chunk is read).

@@ -11,7 +11,10 @@ use xrfast_core::Format;
 pub fn format(name: &str) -> PyResult<Format> {
     Format::from_name(name).ok_or_else(|| {
         let names: Vec<String> = Format::ALL.iter().map(|(_, n)| format!("'{n}'")).collect();
-        PyValueError::new_err(format!("format must be one of {}, not {name:?}", names.join(", ")))
+        PyValueError::new_err(format!(
+            "format must be one of {}, not {name:?}",
+            names.join(", ")
+        ))
     })
 }
 

@@ -19,10 +19,14 @@ static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 /// numbers beyond a double's range (`1e999`), which are valid JSON and pass through documents
 /// untouched; the standard library reads them (as `inf`), so it is the fallback.
 fn loads<'py>(py: Python<'py>, json: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    let orjson = ORJSON_LOADS.get_or_try_init(py, || py.import("orjson")?.getattr("loads").map(Bound::unbind))?;
+    let orjson = ORJSON_LOADS.get_or_try_init(py, || {
+        py.import("orjson")?.getattr("loads").map(Bound::unbind)
+    })?;
     let bytes = PyBytes::new(py, json);
     orjson.bind(py).call1((&bytes,)).or_else(|_| {
-        let stdlib = JSON_LOADS.get_or_try_init(py, || py.import("json")?.getattr("loads").map(Bound::unbind))?;
+        let stdlib = JSON_LOADS.get_or_try_init(py, || {
+            py.import("json")?.getattr("loads").map(Bound::unbind)
+        })?;
         stdlib.bind(py).call1((bytes,))
     })
 }
@@ -73,26 +77,39 @@ impl PyTrace {
     /// The root segment's rebuilt document, or ``None`` when no segment qualifies.
     #[getter]
     fn root<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.trace.root().map(|pos| self.document(py, pos)).transpose()
+        self.trace
+            .root()
+            .map(|pos| self.document(py, pos))
+            .transpose()
     }
 
     /// The root segment's id, or ``None``.
     #[getter]
     fn root_id(&self) -> Option<String> {
-        self.trace.root().map(|pos| self.trace.segment_id(self.trace.segments()[pos]).to_string())
+        self.trace.root().map(|pos| {
+            self.trace
+                .segment_id(self.trace.segments()[pos])
+                .to_string()
+        })
     }
 
     /// Every segment document, real and inferred, subsegments nested, ordered by start time.
     #[getter]
     fn segments<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let docs = (0..self.trace.segments().len()).map(|pos| self.document(py, pos)).collect::<PyResult<Vec<_>>>()?;
+        let docs = (0..self.trace.segments().len())
+            .map(|pos| self.document(py, pos))
+            .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, docs)
     }
 
     /// The ids of :attr:`segments`, in the same order.
     #[getter]
     fn segment_ids(&self) -> Vec<String> {
-        self.trace.segments().iter().map(|&s| self.trace.segment_id(s).to_string()).collect()
+        self.trace
+            .segments()
+            .iter()
+            .map(|&s| self.trace.segment_id(s).to_string())
+            .collect()
     }
 
     /// True when something is in progress, orphaned, or a traced call has no downstream segment.
@@ -122,8 +139,11 @@ impl PyTrace {
     /// The cause object of (sub)segment ``segment_id``; a ``cause`` that names an exception
     /// recorded elsewhere in the trace is followed to the cause object that records it.
     fn cause<'py>(&self, py: Python<'py>, segment_id: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let id = xrfast_core::SegmentId::parse(segment_id)
-            .ok_or_else(|| pyo3::exceptions::PyValueError::new_err(format!("{segment_id:?} is not a 16-hex-digit segment id")))?;
+        let id = xrfast_core::SegmentId::parse(segment_id).ok_or_else(|| {
+            pyo3::exceptions::PyValueError::new_err(format!(
+                "{segment_id:?} is not a 16-hex-digit segment id"
+            ))
+        })?;
         self.trace.cause(id).map(|json| loads(py, json)).transpose()
     }
 
@@ -153,7 +173,11 @@ impl PyTrace {
             "Trace(id={:?}, segments={}, partial={}, duration={})",
             self.trace.id().to_string(),
             self.trace.segments().len(),
-            if self.trace.is_partial() { "True" } else { "False" },
+            if self.trace.is_partial() {
+                "True"
+            } else {
+                "False"
+            },
             self.trace.duration()
         )
     }
@@ -162,7 +186,8 @@ impl PyTrace {
 impl PyTrace {
     fn document<'py>(&self, py: Python<'py>, pos: usize) -> PyResult<Bound<'py, PyAny>> {
         let mut out = Vec::new();
-        self.trace.write_document(self.trace.segments()[pos], &mut out);
+        self.trace
+            .write_document(self.trace.segments()[pos], &mut out);
         loads(py, &out)
     }
 
@@ -196,7 +221,9 @@ impl PyTraceSet {
         if at < 0 || at >= len {
             return Err(PyIndexError::new_err("TraceSet index out of range"));
         }
-        Ok(PyTrace { trace: Arc::clone(&self.traces[at as usize]) })
+        Ok(PyTrace {
+            trace: Arc::clone(&self.traces[at as usize]),
+        })
     }
 
     fn __iter__(slf: Py<Self>) -> TraceSetIter {
@@ -204,7 +231,11 @@ impl PyTraceSet {
     }
 
     fn __repr__(&self) -> String {
-        format!("TraceSet(traces={}, errors={})", self.traces.len(), self.errors.len())
+        format!(
+            "TraceSet(traces={}, errors={})",
+            self.traces.len(),
+            self.errors.len()
+        )
     }
 
     /// Rejected documents (filled when ``on_error="collect"``).
@@ -280,6 +311,8 @@ impl TraceSetIter {
         let set = self.set.bind(py).get();
         let trace = set.traces.get(self.next)?;
         self.next += 1;
-        Some(PyTrace { trace: Arc::clone(trace) })
+        Some(PyTrace {
+            trace: Arc::clone(trace),
+        })
     }
 }

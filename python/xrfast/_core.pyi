@@ -1,0 +1,654 @@
+"""Type stubs for ``xrfast._core``, the compiled engine (``rust/xrfast-py``).
+
+Hand-written and checked against the extension by ``python -m mypy.stubtest xrfast._core
+--allowlist stubtest-allowlist.txt`` (run by ``tests/test_typing.py``). Import the public names from
+:mod:`xrfast`; this module stays private.
+
+Conventions shared by every entry point:
+
+* **Options are keyword-only strings** (:data:`Format`, :data:`OnError`), checked once per call; a
+  wrong name raises :class:`ValueError` listing the allowed values.
+* **Inputs are borrowed when they cannot change:** ``bytes`` and ``str`` are read in place;
+  ``bytearray``, ``memoryview`` and other buffers are copied first, because another thread could
+  change them while the engine runs.
+* **The GIL is released** for framing, parsing, assembly and for producing JSON and columns, so
+  other Python threads run meanwhile.
+* **A bad document never stops a batch.** It becomes an :class:`UnprocessedTraceSegment` (X-Ray's
+  ``UnprocessedTraceSegments`` entry). ``on_error`` decides what the call does with them.
+* **Limits bound memory and recursion;** every document they turn away is counted.
+"""
+
+import os
+from collections.abc import Iterator
+from typing import Any, Final, Literal, TypedDict, TypeVar, final, type_check_only
+
+import numpy.typing as npt
+from typing_extensions import Buffer, NotRequired, Self, TypeAlias
+
+__all__ = [
+    "ChunkReader",
+    "Trace",
+    "TraceAssembler",
+    "TraceSet",
+    "UnprocessedTraceSegment",
+    "__version__",
+    "parse",
+    "parse_only",
+    "read",
+]
+
+#: How documents are packed in an input (spec §2.2 and the X-Ray API):
+#:
+#: * ``"auto"`` — decided from the bytes: ``[`` → ``"array"``; an object whose first line is a
+#:   complete JSON value followed by more lines → ``"ndjson"`` (this covers daemon datagrams and
+#:   captures with header lines); an object with ``TraceSegmentDocuments`` or ``Traces`` → the API
+#:   body; any other object → ``"document"``; empty or whitespace-only input → no documents.
+#: * ``"document"`` — one segment, independent subsegment, or array of independent subsegments.
+#: * ``"datagram"`` — one UDP datagram: ``{"format": "json", "version": 1}``, ``\n``, a document.
+#: * ``"ndjson"`` — one document per line; daemon header lines between them are checked and
+#:   skipped, and an invalid one rejects the document after it (``InvalidHeader``).
+#: * ``"array"`` — a JSON array whose elements are documents.
+#: * ``"put_trace_segments"`` — a ``PutTraceSegments`` request body,
+#:   ``{"TraceSegmentDocuments": ["<document>", ...]}``.
+#: * ``"batch_get_traces"`` — a ``BatchGetTraces`` response (``aws xray batch-get-traces``),
+#:   ``{"Traces": [{"Segments": [{"Document": "<document>"}]}]}``.
+Format: TypeAlias = Literal[
+    "auto", "document", "datagram", "ndjson", "array", "put_trace_segments", "batch_get_traces"
+]
+
+#: What a call does with the documents it rejects:
+#:
+#: * ``"raise"`` — the whole batch is still processed (every valid document is kept), then the
+#:   first rejection is raised as :class:`xrfast.SegmentDecodeError` (not JSON) or
+#:   :class:`xrfast.SegmentValidationError` (JSON, but not a valid segment document), with all of
+#:   them in its ``errors`` attribute.
+#: * ``"skip"`` — rejected documents are dropped silently (an assembler still counts them).
+#: * ``"collect"`` — rejected documents are returned (``TraceSet.errors``, or the return value of
+#:   :meth:`TraceAssembler.add`).
+OnError: TypeAlias = Literal["raise", "skip", "collect"]
+
+#: The JSON parsers :func:`parse_only` can time.
+_Parser: TypeAlias = Literal["sonic-rs", "sonic-rs-lazy", "simd-json", "serde_json"]
+
+#: One piece of input: JSON text as ``str``, or UTF-8 bytes (gzip-compressed or not) in any buffer
+#: of bytes.
+_Chunk: TypeAlias = str | Buffer
+
+# `list` is invariant, so `list[str | Buffer]` would reject the `list[bytes]` callers pass; a type
+# variable bound to a chunk accepts a list of any one kind of chunk (or of a declared union).
+_ChunkT = TypeVar("_ChunkT", bound=_Chunk)
+
+#: What :func:`parse` and :meth:`TraceAssembler.add` accept: one chunk, or a list or tuple of
+#: chunks (each framed on its own, documents numbered across all of them). Only ``list`` and
+#: ``tuple`` are unpacked; any other iterable is a :class:`TypeError`.
+_Source: TypeAlias = _Chunk | list[_ChunkT] | tuple[_Chunk, ...]
+
+#: A file path.
+_StrPath: TypeAlias = str | os.PathLike[str]
+
+#: numpy columns, one array per name (see :meth:`Trace.columns`).
+_Columns: TypeAlias = dict[str, npt.NDArray[Any]]
+
+__version__: Final[str]
+"""The version of the extension (the ``xrfast-py`` crate), e.g. ``"0.1.0"``."""
+
+@type_check_only
+class SegmentDict(TypedDict):
+    """One entry of a trace's ``Segments`` (botocore shape ``Segment``)."""
+
+    #: The segment id, 16 hex digits (for an inferred segment, its derived id).
+    Id: str
+    #: The rebuilt segment document, as a JSON string.
+    Document: str
+
+@type_check_only
+class TraceDict(TypedDict):
+    """A trace in X-Ray's ``BatchGetTraces`` shape (botocore shape ``Trace``)."""
+
+    Id: str
+    Duration: float
+    LimitExceeded: bool
+    Segments: list[SegmentDict]
+
+@type_check_only
+class TraceSetDict(TypedDict):
+    """A ``BatchGetTraces`` response body without ``UnprocessedTraceIds``."""
+
+    Traces: list[TraceDict]
+
+@type_check_only
+class UnprocessedTraceSegmentDict(TypedDict):
+    """X-Ray's ``UnprocessedTraceSegment`` shape; ``Id`` is left out when no id could be read."""
+
+    Id: NotRequired[str]
+    ErrorCode: str
+    Message: str
+
+@type_check_only
+class Counters(TypedDict):
+    """What happened to every document and trace (see :attr:`TraceSet.stats`).
+
+    ``documents_received == documents_accepted + documents_rejected + documents_dropped``: every
+    document (an array document counts once per element) is stored, rejected with an
+    :class:`UnprocessedTraceSegment`, or dropped because its trace reached a size limit.
+    """
+
+    documents_received: int
+    documents_accepted: int
+    documents_rejected: int
+    documents_dropped: int
+    #: Open traces emitted early because ``max_open_traces`` was reached.
+    traces_evicted: int
+    #: Traces handed out by ``parse``, ``read``, ``pop_complete`` or ``flush``.
+    traces_emitted: int
+    #: Emitted traces discarded because ``max_ready_traces`` waited uncollected.
+    traces_dropped: int
+
+@type_check_only
+class AssemblerStats(Counters):
+    """:class:`Counters` plus what a :class:`TraceAssembler` holds now (see its ``stats``)."""
+
+    #: Traces open now.
+    open_traces: int
+    #: Segments and subsegments held by the open traces.
+    buffered_segments: int
+    #: Document bytes held by the open traces.
+    buffered_bytes: int
+    #: Memory held by the open traces (arenas, entity tables, indexes), in bytes.
+    memory_bytes: int
+
+def parse(
+    source: _Source[_ChunkT],
+    *,
+    format: Format = "auto",
+    on_error: OnError = "raise",
+    max_segments_per_trace: int = 10000,
+    max_trace_bytes: int = 512000,
+    max_document_bytes: int = 65536,
+    max_depth: int = 64,
+    max_json_depth: int = 512,
+) -> TraceSet:
+    """Parses segment documents and assembles every trace in them, complete or not.
+
+    The GIL is released while the input is framed, parsed and assembled. ``bytes`` and ``str``
+    are borrowed; ``bytearray``, ``memoryview`` and other buffers are copied before the GIL is
+    released. Traces come out in the order their first document arrived.
+
+    Arguments:
+        source: JSON text (``str`` or bytes-like), or a list or tuple of them; each item is framed
+            on its own (a list of datagrams, say), and documents are numbered across items. An
+            item that starts with the gzip magic bytes is decompressed first, whole.
+        format: how documents are packed (see :data:`Format`); ``"auto"`` by default.
+        on_error: what to do with rejected documents (see :data:`OnError`); ``"raise"`` by
+            default, which still processes the whole batch before raising the first rejection
+            with all of them in ``errors``.
+        max_segments_per_trace: most entities (segments and subsegments, nested ones included)
+            kept per trace; a document that would go past it is dropped and the trace marked
+            ``limit_exceeded``. Default 10,000.
+        max_trace_bytes: most document bytes kept per trace (X-Ray's 500 KB trace limit); a
+            document that would go past it is dropped and the trace marked ``limit_exceeded``.
+            Default 512,000; must be below 2 GiB.
+        max_document_bytes: largest document accepted, in bytes; a larger one is rejected with
+            ``DocumentTooLarge``. Default 65,536 (X-Ray's 64 KB); must be below 2 GiB.
+        max_depth: deepest nesting of subsegments accepted; deeper is ``NestingTooDeep``.
+            Default 64, at most 1,000.
+        max_json_depth: deepest nesting of JSON arrays and objects anywhere in a document (this
+            keeps hostile input off the stack); deeper is ``NestingTooDeep``, and an envelope
+            (``array``, ``put_trace_segments``, ``batch_get_traces``) nested deeper raises
+            :class:`xrfast.InputFormatError`. Default 512, at most 1,000.
+
+    Returns:
+        The traces; with ``on_error="collect"``, ``errors`` holds the rejected documents.
+
+    Raises:
+        ValueError: ``format`` or ``on_error`` is not an allowed name, or a limit is out of range
+            (zero, or above its maximum).
+        OverflowError: a limit is negative.
+        TypeError: ``source`` (or an item of it) is not ``str``, bytes-like, or a list or tuple
+            of them.
+        OSError: an item that starts like gzip is not valid gzip.
+        xrfast.InputFormatError: the input as a whole is not in its format (e.g. a
+            ``PutTraceSegments`` body without ``TraceSegmentDocuments``); raised whatever
+            ``on_error`` says.
+        xrfast.SegmentDecodeError: with ``on_error="raise"``, the first rejected document is not
+            JSON (also a :class:`json.JSONDecodeError`).
+        xrfast.SegmentValidationError: with ``on_error="raise"``, the first rejected document is
+            JSON but not a valid segment document (also a :class:`ValueError`).
+    """
+
+def read(
+    path: _StrPath,
+    *,
+    format: Format = "auto",
+    on_error: OnError = "raise",
+    chunk_size: int = ...,
+    max_segments_per_trace: int = 10000,
+    max_trace_bytes: int = 512000,
+    max_document_bytes: int = 65536,
+    max_depth: int = 64,
+    max_json_depth: int = 512,
+) -> TraceSet:
+    """Reads a file (plain or gzip, recognised by its magic bytes) and assembles its traces.
+
+    Equivalent to :func:`parse` of the file's content, but NDJSON streams through in chunks, so
+    a file larger than memory can be read. The GIL is released for the whole read. Documents are
+    numbered across chunks.
+
+    Arguments:
+        path: the file.
+        format: how documents are packed (see :data:`Format`); with ``"auto"`` it is decided from
+            the first chunk.
+        on_error: what to do with rejected documents (see :data:`OnError`); ``"raise"`` by
+            default, which still reads the whole file before raising the first rejection with all
+            of them in ``errors``.
+        chunk_size: bytes read at a time, 4 MiB by default. NDJSON is cut at line boundaries;
+            a line longer than a chunk makes that chunk longer, but only ``max_document_bytes``
+            + 1 bytes of it are kept (it is rejected as ``DocumentTooLarge`` anyway). Other
+            formats are one JSON value and are read whole.
+        max_segments_per_trace: as for :func:`parse` (default 10,000).
+        max_trace_bytes: as for :func:`parse` (default 512,000).
+        max_document_bytes: as for :func:`parse` (default 65,536).
+        max_depth: as for :func:`parse` (default 64, at most 1,000).
+        max_json_depth: as for :func:`parse` (default 512, at most 1,000).
+
+    Returns:
+        The traces; with ``on_error="collect"``, ``errors`` holds the rejected documents.
+
+    Raises:
+        OSError: the file cannot be opened or read (e.g. :class:`FileNotFoundError`), or its gzip
+            stream is corrupt.
+        ValueError: ``format`` or ``on_error`` is not an allowed name, or a limit is out of range.
+        OverflowError: a limit or ``chunk_size`` is negative.
+        xrfast.InputFormatError: the content as a whole is not in its format.
+        xrfast.SegmentDecodeError: with ``on_error="raise"``, the first rejected document is not
+            JSON.
+        xrfast.SegmentValidationError: with ``on_error="raise"``, the first rejected document is
+            JSON but not a valid segment document.
+    """
+
+def parse_only(ndjson: bytes, parser: _Parser) -> tuple[int, int]:
+    """Parses every non-blank line of ``ndjson`` with one JSON parser and does nothing else.
+
+    The benchmark's baseline: what parsing alone costs on the same bytes. The GIL is released and
+    ``ndjson`` is borrowed.
+
+    Arguments:
+        ndjson: newline-delimited JSON (``bytes`` only).
+        parser: ``"sonic-rs"`` (into its DOM), ``"sonic-rs-lazy"`` (validates each line as an
+            object without building anything), ``"simd-json"`` (into its borrowed DOM, from a
+            copy of each line) or ``"serde_json"`` (into ``serde_json::Value``).
+
+    Returns:
+        ``(parsed, failed)``: how many lines parsed and how many did not.
+
+    Raises:
+        ValueError: ``parser`` is not one of the names above.
+        TypeError: ``ndjson`` is not ``bytes``.
+    """
+
+@final
+class UnprocessedTraceSegment:
+    """One rejected document, named after X-Ray's ``UnprocessedTraceSegment``.
+
+    Made by the engine only (it cannot be instantiated from Python); immutable. ``str()`` gives
+    ``"document <index> (id <id>): <message>"``, the id part only when it is known.
+    """
+
+    @property
+    def index(self) -> int:
+        """Index of the document in the input (0-based, counting documents, not lines or bytes;
+        an array document's elements share its index)."""
+
+    @property
+    def id(self) -> str | None:
+        """The id of the (sub)segment at fault when it could be read (for an invalid nested
+        subsegment, that subsegment's id, as X-Ray reports it), else ``None``."""
+
+    @property
+    def error_code(self) -> str:
+        """The X-Ray style error code, such as ``"InvalidTraceId"``, ``"InvalidJson"``,
+        ``"DocumentTooLarge"``, ``"NestingTooDeep"`` or ``"InvalidHeader"``."""
+
+    @property
+    def message(self) -> str:
+        """The whole message, in X-Ray's shape: ``"Invalid segment. ErrorCode: <code>: <what>"``,
+        followed by ``" (at byte N)"`` when the position is known."""
+
+    @property
+    def offset(self) -> int | None:
+        """Byte offset inside the document where the problem is, when known."""
+
+    def to_dict(self) -> UnprocessedTraceSegmentDict:
+        """The X-Ray API shape.
+
+        Returns:
+            ``{"Id", "ErrorCode", "Message"}``; ``Id`` is left out when :attr:`id` is ``None``.
+        """
+
+@final
+class Trace:
+    """One assembled trace (docs/assembly.md). Immutable; made by the engine only.
+
+    Documents are rebuilt lazily: each property that returns documents builds fresh Python
+    objects on every access, so keep the result if you read it more than once.
+    """
+
+    @property
+    def id(self) -> str:
+        """The trace id, ``1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx``."""
+
+    @property
+    def root(self) -> dict[str, Any] | None:
+        """The root segment's rebuilt document, or ``None`` when no segment qualifies.
+
+        The root is the real segment with no ``parent_id``, or whose ``parent_id`` names no
+        entity of the trace; among several, the earliest ``start_time``, then the smallest id.
+        """
+
+    @property
+    def root_id(self) -> str | None:
+        """The root segment's id, or ``None`` (see :attr:`root`)."""
+
+    @property
+    def segments(self) -> list[dict[str, Any]]:
+        """Every segment document, real and inferred, sorted by ``start_time`` then id.
+
+        Each real segment keeps its own members in their original order and values; its
+        ``subsegments`` member holds the rebuilt tree of child subsegments (nested and
+        independent), each list sorted by ``start_time`` then id. Orphan subsegments are left out.
+        """
+
+    @property
+    def segment_ids(self) -> list[str]:
+        """The ids of :attr:`segments`, in the same order."""
+
+    @property
+    def is_partial(self) -> bool:
+        """True when an entity is in progress, a subsegment is orphaned, or a subsegment with
+        ``http.request.traced: true`` has no downstream segment."""
+
+    @property
+    def limit_exceeded(self) -> bool:
+        """True when documents were dropped because the trace reached ``max_trace_bytes`` or
+        ``max_segments_per_trace``."""
+
+    @property
+    def duration(self) -> float:
+        """Latest ``end_time`` of a complete segment (real or inferred) minus the earliest
+        ``start_time`` of any segment, in seconds; ``0.0`` when no segment is complete."""
+
+    @property
+    def revision(self) -> int:
+        """How many times a complete (sub)segment was replaced by another complete copy."""
+
+    def cause(self, segment_id: str) -> dict[str, Any] | None:
+        """The ``cause`` object of a (sub)segment, with references followed.
+
+        A ``cause`` that is a string names an exception recorded elsewhere in the trace (spec
+        §1.7); it is followed to the cause object whose ``exceptions`` hold that id.
+
+        Arguments:
+            segment_id: the id of any stored segment or subsegment, orphans included.
+
+        Returns:
+            The cause object (``{"working_directory", "paths", "exceptions"}``), or ``None`` when
+            the entity is unknown, has no ``cause``, or its reference resolves to nothing.
+
+        Raises:
+            ValueError: ``segment_id`` is not 16 lowercase hex digits.
+        """
+
+    def to_dict(self) -> TraceDict:
+        """The ``BatchGetTraces`` ``Trace`` shape.
+
+        The JSON is produced in Rust with the GIL released, then loaded with orjson.
+
+        Returns:
+            ``{"Id", "Duration", "LimitExceeded", "Segments": [{"Id", "Document"}]}``, each
+            ``Document`` a JSON string.
+        """
+
+    def to_json(self) -> bytes:
+        """:meth:`to_dict` as compact JSON bytes, produced in Rust with the GIL released.
+
+        Returns:
+            UTF-8 JSON of one ``Trace`` object.
+        """
+
+    def columns(self) -> _Columns:
+        """One numpy array per column, one row per segment, inferred segment and reachable
+        subsegment (orphans have no row): first the segments in :attr:`segments` order, then the
+        subsegments in arrival order.
+
+        Returns:
+            ``trace`` (uint32, always 0 here), ``id`` and ``parent_id`` (uint64, the ids as
+            integers; ``parent_id`` 0 for none), ``kind`` (uint8: 0 segment, 1 subsegment,
+            2 inferred segment), ``start``, ``end`` and ``duration`` (float64 seconds; ``end`` and
+            ``duration`` are NaN while in progress), ``error``, ``throttle``, ``fault`` (bool).
+        """
+
+    def __len__(self) -> int:
+        """The number of segments, real and inferred."""
+
+@final
+class TraceSet:
+    """The traces from one call, with the documents that call rejected.
+
+    A read-only sequence of :class:`Trace`: ``len``, indexing (negative indexes count from the
+    end; slices are not supported) and iteration.
+    """
+
+    def __len__(self) -> int:
+        """The number of traces."""
+
+    def __getitem__(self, index: int, /) -> Trace:
+        """The trace at ``index``.
+
+        Raises:
+            IndexError: ``index`` is out of range.
+            TypeError: ``index`` is not an integer (slices are not supported).
+        """
+
+    def __iter__(self) -> Iterator[Trace]:
+        """Iterates the traces in order."""
+
+    @property
+    def errors(self) -> list[UnprocessedTraceSegment]:
+        """The rejected documents: filled when ``on_error="collect"``, otherwise empty (always
+        empty for :meth:`TraceAssembler.pop_complete` and :meth:`TraceAssembler.flush`)."""
+
+    @property
+    def stats(self) -> Counters:
+        """The document and trace counters of the call that made this set: of the whole
+        :func:`parse` or :func:`read`, or, for a set from :meth:`TraceAssembler.pop_complete` or
+        :meth:`TraceAssembler.flush`, of the assembler so far."""
+
+    @property
+    def ids(self) -> list[str]:
+        """The trace ids, in order."""
+
+    def to_json(self) -> bytes:
+        """The ``BatchGetTraces`` response shape, ``{"Traces": [...]}``, as compact JSON bytes
+        produced in Rust with the GIL released.
+
+        Returns:
+            UTF-8 JSON; ``xrfast.parse(result)`` reads it back (format ``"batch_get_traces"``).
+        """
+
+    def to_dict(self) -> TraceSetDict:
+        """:meth:`to_json`, loaded: ``{"Traces": [...]}`` (see :meth:`Trace.to_dict`)."""
+
+    def columns(self) -> _Columns:
+        """:meth:`Trace.columns` over every trace, concatenated (built with the GIL released).
+
+        Returns:
+            The same columns; ``trace`` is the index of the row's trace in this set.
+        """
+
+@final
+class TraceAssembler:
+    """Assembles documents into traces as they stream in, with bounded memory.
+
+    Documents may arrive in any order and interleaved across traces. A trace is emitted by
+    :meth:`pop_complete` once it is complete (a root exists, nothing is in progress, orphaned or
+    waiting for a traced callee) and no document has arrived for it for ``idle_timeout`` seconds,
+    or, incomplete, after ``incomplete_timeout`` seconds; :meth:`flush` emits everything. A
+    document for a trace already emitted starts a new trace with the same id. Every document is
+    counted once as accepted, rejected or dropped (see :attr:`stats`). Safe to share between
+    threads: calls are serialised by a lock and release the GIL while they work.
+
+    Arguments:
+        idle_timeout: seconds without a new document after which a complete trace is emitted.
+            Default 5.0.
+        incomplete_timeout: seconds without a new document after which an incomplete trace is
+            emitted as partial. Default 60.0; raised to ``idle_timeout`` if smaller.
+        max_open_traces: most traces held open; when a new trace arrives at the limit, the oldest
+            open trace (by first arrival) is evicted: emitted early, as it is, by the next
+            :meth:`pop_complete` or :meth:`flush`, and counted in ``traces_evicted``.
+            Default 100,000.
+        max_segments_per_trace: most entities kept per trace; past it documents are dropped
+            (``documents_dropped``) and the trace marked ``limit_exceeded``. Default 10,000.
+        max_trace_bytes: most document bytes kept per trace; past it documents are dropped and
+            the trace marked ``limit_exceeded``. Default 512,000; must be below 2 GiB.
+        max_ready_traces: most emitted traces waiting to be collected by :meth:`pop_complete`;
+            past it the oldest waiting trace is discarded and counted in ``traces_dropped``.
+            Default 100,000.
+        max_document_bytes: largest document accepted (``DocumentTooLarge`` beyond).
+            Default 65,536; must be below 2 GiB.
+        max_depth: deepest nesting of subsegments (``NestingTooDeep`` beyond). Default 64, at
+            most 1,000.
+        max_json_depth: deepest JSON nesting in a document (``NestingTooDeep`` beyond).
+            Default 512, at most 1,000.
+
+    Raises:
+        ValueError: a limit is zero or above its maximum, or a timeout is negative or not finite.
+        OverflowError: a limit is negative.
+    """
+
+    def __new__(
+        cls,
+        *,
+        idle_timeout: float = 5.0,
+        incomplete_timeout: float = 60.0,
+        max_open_traces: int = 100000,
+        max_segments_per_trace: int = 10000,
+        max_trace_bytes: int = 512000,
+        max_ready_traces: int = 100000,
+        max_document_bytes: int = 65536,
+        max_depth: int = 64,
+        max_json_depth: int = 512,
+    ) -> Self: ...
+    def add(
+        self,
+        source: _Source[_ChunkT],
+        *,
+        now: float | None = None,
+        format: Format = "auto",
+        on_error: OnError = "raise",
+    ) -> list[UnprocessedTraceSegment]:
+        """Adds documents. The GIL is released while they are framed, parsed and stored.
+
+        ``bytes`` and ``str`` are borrowed; other buffers are copied first.
+
+        Arguments:
+            source: as for :func:`parse`.
+            now: the arrival time, in epoch seconds; the wall clock (``time.time()``) when
+                ``None``. Pass it to replay a recording, or to drive the assembler with virtual
+                time in tests.
+            format: how documents are packed (see :data:`Format`).
+            on_error: what to do with rejected documents (see :data:`OnError`); with
+                ``"raise"`` every valid document of the batch is still stored before the first
+                rejection is raised with all of them in ``errors``.
+
+        Returns:
+            The rejected documents with ``on_error="collect"``, else an empty list.
+
+        Raises:
+            ValueError: ``format`` or ``on_error`` is not an allowed name.
+            TypeError: ``source`` is not ``str``, bytes-like, or a list or tuple of them.
+            OSError: an item that starts like gzip is not valid gzip.
+            xrfast.InputFormatError: the input as a whole is not in its format (nothing added).
+            xrfast.SegmentDecodeError: with ``on_error="raise"``, the first rejected document is
+                not JSON.
+            xrfast.SegmentValidationError: with ``on_error="raise"``, the first rejected
+                document is JSON but not a valid segment document.
+        """
+
+    def pop_complete(self, now: float | None = None) -> TraceSet:
+        """Emits the traces that are due, plus any evicted since the last call; oldest first.
+
+        The GIL is released while traces are built.
+
+        Arguments:
+            now: the current time, in epoch seconds, on the same clock as :meth:`add`'s ``now``;
+                the wall clock when ``None``. :attr:`event_time` is the clock of a replayed
+                stream.
+
+        Returns:
+            Complete traces idle for ``idle_timeout`` seconds, incomplete ones (partial) idle for
+            ``incomplete_timeout`` seconds, and evicted ones; ``errors`` is empty.
+        """
+
+    def flush(self) -> TraceSet:
+        """Emits every trace, complete or not; the assembler holds no trace afterwards.
+
+        The GIL is released while traces are built.
+
+        Returns:
+            Every open trace (oldest first) after any already waiting; ``errors`` is empty.
+        """
+
+    @property
+    def stats(self) -> AssemblerStats:
+        """A snapshot of the counters since the assembler was made (see :class:`Counters`).
+
+        ``open_traces``, ``buffered_segments``, ``buffered_bytes`` and ``memory_bytes`` describe
+        the open traces now; emitted traces waiting for :meth:`pop_complete` are not included.
+        """
+
+    @property
+    def event_time(self) -> float:
+        """The latest start or end time of any accepted entity (0.0 before any): the clock of a
+        replayed stream, for ``pop_complete(now=assembler.event_time)``."""
+
+    @property
+    def open_traces(self) -> int:
+        """The number of traces open now."""
+
+@final
+class ChunkReader:
+    """Iterates a file (plain or gzip) as ``bytes`` chunks that each hold whole documents.
+
+    What :func:`read` uses; exposed for the benchmark runner. NDJSON is cut at line boundaries
+    into chunks of about ``chunk_size`` bytes; a line longer than a chunk makes that chunk longer,
+    but only its first 65,537 bytes are kept (one more than a document may have, so the line is
+    still rejected as ``DocumentTooLarge``). Any other format is returned as one chunk. The GIL
+    is released while reading.
+
+    Arguments:
+        path: the file.
+        format: how documents are packed (see :data:`Format`); with ``"auto"`` it is decided
+            from the first chunk.
+        chunk_size: bytes per chunk, 4 MiB by default.
+
+    Raises:
+        OSError: the file cannot be opened.
+        ValueError: ``format`` is not an allowed name.
+    """
+
+    def __new__(cls, path: _StrPath, *, format: Format = "auto", chunk_size: int = ...) -> Self: ...
+    @property
+    def format(self) -> Format:
+        """The format in force: ``"auto"`` until the first chunk has been read, when asked to
+        detect it."""
+
+    def __iter__(self) -> Self:
+        """The reader itself."""
+
+    def __next__(self) -> bytes:
+        """The next chunk.
+
+        Raises:
+            StopIteration: the file is exhausted.
+            OSError: reading failed (or the gzip stream is corrupt).
+        """

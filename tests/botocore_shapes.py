@@ -1,0 +1,71 @@
+"""Checks that what xrfast returns is exactly what an AWS client accepts, using botocore's own
+model of the X-Ray API (the `service-2.json` shipped with botocore, spec tag [BC]).
+
+Three layers, each catching what the previous cannot: the members and their Python types per
+shape; botocore's request/response validator (unknown members, wrong types, lengths); and
+botocore's rest-json parser reading the value back as an HTTP body, which must give back exactly
+what was produced.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+import botocore.loaders
+import botocore.model
+import botocore.parsers
+import botocore.validate
+
+# botocore type names -> the Python types a parsed JSON body holds for them.
+PYTHON_TYPES = {"string": str, "double": float, "boolean": bool, "list": list}
+
+
+@functools.cache
+def xray_service_model() -> botocore.model.ServiceModel:
+    return botocore.model.ServiceModel(
+        botocore.loaders.Loader().load_service_model("xray", "service-2")
+    )
+
+
+def assert_members_match(value: dict[str, Any], shape_name: str, *, required: set[str]) -> None:
+    """`value` has every member in `required`, no member the shape lacks, and each member has the
+    Python type of its botocore type."""
+    members = xray_service_model().shape_for(shape_name).members
+    assert required <= set(value) <= set(members), (shape_name, sorted(value))
+    for name, item in value.items():
+        assert isinstance(item, PYTHON_TYPES[members[name].type_name]), (shape_name, name)
+
+
+def assert_valid_response(operation: str, response: dict[str, Any]) -> None:
+    """`response` validates against the output shape of `operation` and survives a round trip
+    through botocore's rest-json response parser unchanged."""
+    output_shape = xray_service_model().operation_model(operation).output_shape
+    report = botocore.validate.ParamValidator().validate(response, output_shape)
+    assert not report.has_errors(), report.generate_report()
+    parsed = botocore.parsers.create_parser("rest-json").parse(
+        {"status_code": 200, "headers": {}, "body": json.dumps(response).encode()}, output_shape
+    )
+    parsed.pop("ResponseMetadata")
+    assert parsed == response
+
+
+def assert_valid_batch_get_traces(traces: list[dict[str, Any]]) -> None:
+    """`traces` (``Trace.to_dict()`` values) form a valid ``BatchGetTraces`` response."""
+    for trace in traces:
+        # xrfast always writes all four members, although the model makes none of them required.
+        assert_members_match(
+            trace, "Trace", required={"Id", "Duration", "LimitExceeded", "Segments"}
+        )
+        for segment in trace["Segments"]:
+            assert_members_match(segment, "Segment", required={"Id", "Document"})
+    assert_valid_response("BatchGetTraces", {"Traces": traces, "UnprocessedTraceIds": []})
+
+
+def assert_valid_put_trace_segments_result(unprocessed: list[dict[str, Any]]) -> None:
+    """`unprocessed` (``UnprocessedTraceSegment.to_dict()`` values) form a valid
+    ``PutTraceSegments`` response."""
+    for item in unprocessed:
+        assert_members_match(item, "UnprocessedTraceSegment", required={"ErrorCode", "Message"})
+    assert_valid_response("PutTraceSegments", {"UnprocessedTraceSegments": unprocessed})
