@@ -11,6 +11,10 @@ use xrfast_core::assemble::assemble_all;
 use xrfast_core::bench::{parse_only, Parser};
 use xrfast_core::{Format, Limits};
 
+/// The allocator the Python extension uses, so these figures describe what Python users get.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn corpus() -> Vec<u8> {
     let path =
         std::env::var("XRFAST_CORPUS").unwrap_or_else(|_| "target/bench-corpus.ndjson".to_owned());

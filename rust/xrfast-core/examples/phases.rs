@@ -1,6 +1,10 @@
 //! Times the phases of `assemble_all` on a corpus (a profiling aid, not a benchmark).
 use std::time::Instant;
 
+/// The allocator the Python extension uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use rayon::prelude::*;
 use xrfast_core::document::{parse_document, DocumentLimits};
 use xrfast_core::input::frame;
