@@ -33,6 +33,7 @@ lint: ## clippy, rustfmt check, ruff, mypy stubtest
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo fmt --all --check
 	$(PYTHON) -m ruff check python tests benches
+	$(PYTHON) -m ruff format --check python tests benches
 	$(PYTHON) -m mypy.stubtest xrfast._core --allowlist stubtest-allowlist.txt
 
 .PHONY: corpus

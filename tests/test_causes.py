@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 import pytest
-
 import xrfast
 
 SDK_STREAM = Path(__file__).parent / "fixtures" / "sdk" / "stream.ndjson"
@@ -36,7 +36,10 @@ def test_every_reference_in_real_sdk_output_resolves_to_the_recording_cause() ->
 
 
 def test_an_object_cause_is_returned_as_is_and_a_missing_one_is_none() -> None:
-    recorded = {"working_directory": "/app", "exceptions": [{"id": "00000000000000e1", "message": "boom"}]}
+    recorded = {
+        "working_directory": "/app",
+        "exceptions": [{"id": "00000000000000e1", "message": "boom"}],
+    }
     segment = {
         "id": "0000000000000001",
         "name": "api",
@@ -46,7 +49,13 @@ def test_an_object_cause_is_returned_as_is_and_a_missing_one_is_none() -> None:
         "fault": True,
         "cause": "00000000000000e1",
         "subsegments": [
-            {"id": "0000000000000002", "name": "work", "start_time": 1.1, "end_time": 1.9, "cause": recorded},
+            {
+                "id": "0000000000000002",
+                "name": "work",
+                "start_time": 1.1,
+                "end_time": 1.9,
+                "cause": recorded,
+            },
             {"id": "0000000000000003", "name": "other", "start_time": 1.2, "end_time": 1.3},
         ],
     }

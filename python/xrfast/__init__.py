@@ -31,15 +31,15 @@ from xrfast.exceptions import (
 )
 
 __all__ = [
+    "InputFormatError",
+    "SegmentDecodeError",
+    "SegmentValidationError",
+    "Trace",
+    "TraceAssembler",
+    "TraceSet",
+    "UnprocessedTraceSegment",
+    "XRayError",
     "__version__",
     "parse",
     "read",
-    "Trace",
-    "TraceSet",
-    "TraceAssembler",
-    "UnprocessedTraceSegment",
-    "XRayError",
-    "SegmentDecodeError",
-    "SegmentValidationError",
-    "InputFormatError",
 ]

@@ -14,12 +14,12 @@ then the first rejection is raised, carrying all of them in ``errors``:
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from xrfast._core import UnprocessedTraceSegment
 
-__all__ = ["XRayError", "SegmentDecodeError", "SegmentValidationError", "InputFormatError"]
+__all__ = ["InputFormatError", "SegmentDecodeError", "SegmentValidationError", "XRayError"]
 
 
 class XRayError(Exception):
@@ -28,13 +28,13 @@ class XRayError(Exception):
     #: Every document the call rejected (the first one is this exception's subject).
     errors: list[UnprocessedTraceSegment]
     #: Index of the first rejected document in the input.
-    index: Optional[int]
+    index: int | None
     #: Id of the (sub)segment at fault, when it could be read.
-    segment_id: Optional[str]
+    segment_id: str | None
     #: X-Ray style error code, such as ``"InvalidTraceId"``.
-    error_code: Optional[str]
+    error_code: str | None
     #: Byte offset inside the document, when known.
-    offset: Optional[int]
+    offset: int | None
 
     def __init__(self, *args: object) -> None:
         super().__init__(*args)

@@ -4,6 +4,9 @@
 //! `target/bench-corpus.ndjson`; `XRFAST_CORPUS` names another file), so Rust and Python
 //! figures describe the same bytes.
 
+// Tests and measuring tools fail by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -33,7 +36,7 @@ fn stages(c: &mut Criterion) {
     group.sample_size(10);
     for (parser, name) in Parser::ALL {
         group.bench_function(format!("parse_only/{name}"), |b| {
-            b.iter(|| parse_only(black_box(&data), parser))
+            b.iter(|| parse_only(black_box(&data), parser));
         });
     }
     group.bench_function("assemble", |b| {

@@ -429,7 +429,7 @@ fn parse_framed(
     match &item.error {
         Some(e) => results.push(Err(DocumentError::clone(e))),
         None => parse_document(&item.bytes, item.index, limits, &mut |r| {
-            results.push(r.map(OwnedDocument::from))
+            results.push(r.map(OwnedDocument::from));
         }),
     }
     results

@@ -287,15 +287,15 @@ pub fn parse_document<'a>(
     match start.map(|at| text.as_bytes()[at]) {
         Some(b'{') => sink(parse_object_document(text, index, limits)),
         Some(b'[') => parse_array_document(text, index, limits, sink),
-        Some(_) => match sonic_rs::from_str::<sonic_rs::Value>(text) {
+        Some(_) => {
             // Text that is not JSON at all is a decode error, like any other malformed JSON.
-            Err(e) => sink(Err(json_error(text.as_bytes(), index, &e))),
-            Ok(_) => {
-                let detail = "a segment document must be a JSON object or an array of subsegments"
-                    .to_owned();
-                sink(Err(fail(ErrorCode::InvalidDocument, detail, start)));
+            if let Err(e) = sonic_rs::from_str::<sonic_rs::Value>(text) {
+                return sink(Err(json_error(text.as_bytes(), index, &e)));
             }
-        },
+            let detail =
+                "a segment document must be a JSON object or an array of subsegments".to_owned();
+            sink(Err(fail(ErrorCode::InvalidDocument, detail, start)));
+        }
         None => sink(Err(fail(
             ErrorCode::InvalidJson,
             "document is empty".to_owned(),
@@ -740,7 +740,7 @@ impl<'a> Walker<'a> {
                 }
             }
             Member::InProgress => {
-                fields.in_progress = Some(value.as_bool().ok_or_else(|| wrong_type("a boolean"))?)
+                fields.in_progress = Some(value.as_bool().ok_or_else(|| wrong_type("a boolean"))?);
             }
             Member::Error | Member::Throttle | Member::Fault => {
                 let on = value.as_bool().ok_or_else(|| wrong_type("a boolean"))?;

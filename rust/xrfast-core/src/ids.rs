@@ -125,6 +125,7 @@ pub fn splitmix64(mut z: u64) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail by panicking
 mod tests {
     use super::*;
 

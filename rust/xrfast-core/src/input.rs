@@ -212,7 +212,7 @@ pub fn frame<'a>(
                 for segment in sonic_rs::to_array_iter(segments.as_raw_str().as_bytes()).flatten() {
                     match segment.get("Document") {
                         Some(document) => {
-                            push_string_document(&document, "Segment Document", &mut push)
+                            push_string_document(&document, "Segment Document", &mut push);
                         }
                         None => push(
                             Cow::Borrowed(&[]),
@@ -334,7 +334,7 @@ fn push_string_document<'a>(
 ) {
     match item.as_str() {
         Some(text) if item.get_type() == JsonType::String => {
-            push(Cow::Owned(text.as_bytes().to_vec()), None)
+            push(Cow::Owned(text.as_bytes().to_vec()), None);
         }
         _ => push(
             Cow::Borrowed(&[]),
@@ -391,7 +391,7 @@ fn raw_cow<'a>(value: &sonic_rs::LazyValue<'a>) -> Cow<'a, [u8]> {
 
 fn short(e: &sonic_rs::Error) -> String {
     let full = e.to_string();
-    full.split("\n").next().unwrap_or_default().to_owned()
+    full.split('\n').next().unwrap_or_default().to_owned()
 }
 
 /// `input` decompressed when it is gzip (recognised by its magic bytes), as is otherwise.

@@ -1,5 +1,14 @@
 //! Table-driven tests of document validation: every error code, with its whole message.
 
+// Tests and measuring tools fail by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    missing_docs
+)]
+
 use xrfast_core::document::{parse_document, DocumentLimits, Kind, Namespace};
 use xrfast_core::{DocumentError, ErrorCode};
 
@@ -12,7 +21,7 @@ fn parse(text: &str) -> Vec<Result<usize, DocumentError>> {
 fn parse_bytes(text: &[u8], limits: DocumentLimits) -> Vec<Result<usize, DocumentError>> {
     let mut out = Vec::new();
     parse_document(text, 7, limits, &mut |r| {
-        out.push(r.map(|d| d.entities.len()))
+        out.push(r.map(|d| d.entities.len()));
     });
     out
 }
@@ -38,7 +47,7 @@ fn a_valid_segment_flattens_nested_subsegments() {
     );
     let mut docs = Vec::new();
     parse_document(text.as_bytes(), 0, DocumentLimits::default(), &mut |r| {
-        docs.push(r)
+        docs.push(r);
     });
     let doc = docs.pop().unwrap().unwrap();
     assert_eq!(doc.trace_id.to_string(), TRACE);
@@ -321,7 +330,7 @@ fn in_progress_wins_over_an_end_time_and_flags_are_read() {
     );
     let mut docs = Vec::new();
     parse_document(text.as_bytes(), 0, DocumentLimits::default(), &mut |r| {
-        docs.push(r)
+        docs.push(r);
     });
     let e = &docs[0].as_ref().unwrap().entities[0];
     assert!(e.in_progress());

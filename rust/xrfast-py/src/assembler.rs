@@ -349,7 +349,7 @@ pub fn parse(
     max_depth = 64,
     max_json_depth = 512,
 ))]
-#[allow(clippy::too_many_arguments)] // keyword-only options, each documented in _core.pyi
+#[allow(clippy::too_many_arguments, clippy::needless_pass_by_value)] // keyword-only options; pyo3 hands paths over owned
 pub fn read(
     py: Python<'_>,
     path: PathBuf,

@@ -21,6 +21,7 @@ pub struct PyChunkReader {
 impl PyChunkReader {
     #[new]
     #[pyo3(signature = (path, *, format = "auto", chunk_size = 4 << 20))]
+    #[allow(clippy::needless_pass_by_value)] // pyo3 converts `os.PathLike` into an owned path
     fn new(path: PathBuf, format: &str, chunk_size: usize) -> PyResult<Self> {
         let reader = ChunkReader::open(
             &path,

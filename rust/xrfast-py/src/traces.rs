@@ -31,7 +31,7 @@ fn loads<'py>(py: Python<'py>, json: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     })
 }
 
-fn columns_dict<'py>(py: Python<'py>, c: Columns) -> PyResult<Bound<'py, PyDict>> {
+fn columns_dict(py: Python<'_>, c: Columns) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("trace", c.trace.into_pyarray(py))?;
     d.set_item("id", c.id.into_pyarray(py))?;
@@ -216,14 +216,16 @@ impl PyTraceSet {
     }
 
     fn __getitem__(&self, index: isize) -> PyResult<PyTrace> {
-        let len = self.traces.len() as isize;
-        let at = if index < 0 { index + len } else { index };
-        if at < 0 || at >= len {
-            return Err(PyIndexError::new_err("TraceSet index out of range"));
-        }
-        Ok(PyTrace {
-            trace: Arc::clone(&self.traces[at as usize]),
-        })
+        let at = if index < 0 {
+            self.traces.len().checked_sub(index.unsigned_abs())
+        } else {
+            Some(index.unsigned_abs())
+        };
+        at.and_then(|at| self.traces.get(at))
+            .map(|trace| PyTrace {
+                trace: Arc::clone(trace),
+            })
+            .ok_or_else(|| PyIndexError::new_err("TraceSet index out of range"))
     }
 
     fn __iter__(slf: Py<Self>) -> TraceSetIter {
