@@ -442,7 +442,15 @@ enum Member {
     Aws,
     Subsegments,
     Annotations,
+    // Members X-Ray types but assembly does not read: only their JSON type is checked.
     Metadata,
+    Service,
+    Sql,
+    Origin,
+    User,
+    ResourceArn,
+    PrecursorIds,
+    Links,
 }
 
 impl Member {
@@ -466,6 +474,13 @@ impl Member {
             "subsegments" => Self::Subsegments,
             "annotations" => Self::Annotations,
             "metadata" => Self::Metadata,
+            "service" => Self::Service,
+            "sql" => Self::Sql,
+            "origin" => Self::Origin,
+            "user" => Self::User,
+            "resource_arn" => Self::ResourceArn,
+            "precursor_ids" => Self::PrecursorIds,
+            "links" => Self::Links,
             _ => return None,
         })
     }
@@ -802,9 +817,20 @@ impl<'a> Walker<'a> {
                 fields.subsegments = Some(value.clone());
             }
             Member::Annotations => self.annotations(value, depth)?,
-            Member::Metadata => {
+            Member::Metadata | Member::Service | Member::Sql => {
                 if value.get_type() != JsonType::Object {
                     return Err(wrong_type("an object"));
+                }
+            }
+            Member::Origin | Member::User | Member::ResourceArn => {
+                if value.get_type() != JsonType::String {
+                    return Err(wrong_type("a string"));
+                }
+            }
+            Member::PrecursorIds | Member::Links => {
+                let (expected, name) = (JsonType::Array, "an array");
+                if value.get_type() != expected {
+                    return Err(wrong_type(name));
                 }
             }
         }

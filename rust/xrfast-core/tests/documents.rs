@@ -336,3 +336,29 @@ fn in_progress_wins_over_an_end_time_and_flags_are_read() {
     assert!(e.in_progress());
     assert_eq!(e.flags.bits(), 4 | 8 | 16);
 }
+
+#[test]
+fn members_assembly_does_not_read_still_have_their_json_types_checked() {
+    for (member, expected, found) in [
+        (r#""user":7"#, "a string", "a number"),
+        (r#""origin":{}"#, "a string", "an object"),
+        (r#""resource_arn":[]"#, "a string", "an array"),
+        (r#""service":"python""#, "an object", "a string"),
+        (r#""sql":[]"#, "an object", "an array"),
+        (r#""metadata":1"#, "an object", "a number"),
+        (
+            r#""precursor_ids":"0000000000000001""#,
+            "an array",
+            "a string",
+        ),
+        (r#""links":{}"#, "an array", "an object"),
+    ] {
+        let e = error(&segment(&format!(",{member}")));
+        let key = member.split('"').nth(1).unwrap();
+        assert_eq!(e.code, ErrorCode::InvalidDocument, "{member}");
+        assert_eq!(
+            e.detail,
+            format!("\"{key}\" must be {expected}, found {found}")
+        );
+    }
+}
