@@ -16,18 +16,22 @@ SDK_STREAM = Path(__file__).parent / "fixtures" / "sdk" / "stream.ndjson"
 
 
 def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
 
 
 def test_the_quick_start_is_exactly_two_commands_and_ci_runs_the_test_one() -> None:
     quick_start = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    commands = [block.strip() for block in re.findall(r"```sh\n(.*?)```", quick_start, flags=re.S)]
+    commands = [
+        block.strip() for block in re.findall(r"```sh\n(.*?)```", quick_start, flags=re.DOTALL)
+    ]
     assert commands == ["pip install . && xrfast demo", "make test"]
     assert "\nmake test\n" in (ROOT / ".ci" / "run").read_text()
-    assert re.search(r"^test: .*## ", (ROOT / "Makefile").read_text(), flags=re.M)
+    assert re.search(r"^test: .*## ", (ROOT / "Makefile").read_text(), flags=re.MULTILINE)
 
 
-def test_the_python_examples_run_on_real_sdk_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_python_examples_run_on_real_sdk_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The examples read "segments.ndjson.gz" and stream from a stand-in for a UDP receiver.
     with gzip.open(tmp_path / "segments.ndjson.gz", "wb") as out, SDK_STREAM.open("rb") as source:
         shutil.copyfileobj(source, out)
