@@ -14,7 +14,7 @@ install: ## Build (release) and install xrfast into the current Python
 	$(PYTHON) -m pip install .
 
 .PHONY: develop
-develop: ## Editable install with test dependencies, extension built with PROFILE (default: ci)
+develop: ## Editable install with test (and benchmark) dependencies, extension built with PROFILE
 	MATURIN_PEP517_ARGS="--profile $(PROFILE)" $(PYTHON) -m pip install -e '.[test]'
 
 .PHONY: test
@@ -44,9 +44,9 @@ corpus: ## Write the benchmark corpus to target/bench-corpus.ndjson (for the cri
 	> target/bench-corpus.ndjson
 
 .PHONY: bench
-bench: ## Parse + assemble benchmark against the baselines (release build; see README, Performance)
-	$(PYTHON) -m pip install . '.[bench]'
-	$(PYTHON) benches/assemble.py
+bench: ## xrfast bench: every job against the baselines, release build; results in benches/results
+	$(PYTHON) -m pip install '.[bench]'
+	xrfast bench --out benches/results
 
 .PHONY: bench-rust
 bench-rust: corpus ## Criterion benches of the core stages on the same corpus

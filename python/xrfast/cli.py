@@ -234,7 +234,8 @@ class _Console(Console):
 
 def make_console(args: argparse.Namespace) -> Console:
     """A console on stdout; 100 columns when piped (unless ``COLUMNS`` says otherwise)."""
-    console = _Console(color_system=None if args.no_color else "auto", highlight=False)
+    plain = getattr(args, "no_color", False)
+    console = _Console(color_system=None if plain else "auto", highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = PIPE_WIDTH
     return console
@@ -325,6 +326,20 @@ def traces(args: argparse.Namespace, console: Console) -> int:
     )
 
 
+def bench(args: argparse.Namespace, console: Console) -> int:
+    """Measure xrfast against the Python and Rust baselines on one corpus (see xrfast.bench)."""
+    from xrfast.bench import runner  # the runner needs xrfast[bench]; other commands do not
+
+    return runner.run(args, console)
+
+
+def bench_options(parser: argparse.ArgumentParser) -> None:
+    """Options of ``xrfast bench`` (the runner owns them)."""
+    from xrfast.bench import runner
+
+    runner.add_arguments(parser)
+
+
 @dataclass(frozen=True)
 class Command:
     """A subcommand: its name, its ``run(args, console) -> exit code`` and its option groups."""
@@ -337,6 +352,7 @@ class Command:
 COMMANDS = (
     Command("demo", demo, (view_options,)),
     Command("traces", traces, (input_options, view_options)),
+    Command("bench", bench, (bench_options,)),
 )
 
 
