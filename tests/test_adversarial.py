@@ -14,8 +14,9 @@ import zlib
 from typing import Any
 
 import pytest
-import xrfast
 from xray_documents import DAEMON_HEADER, OTHER_TRACE_ID, TRACE_ID, dumps, segment, sid, trace_id
+
+import xrfast
 from xrfast import _core
 
 DEEP = 10_000  # levels of nesting in the deep cases: far past any limit, and past the stack

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import xrfast
 from botocore_shapes import assert_valid_batch_get_traces, assert_valid_put_trace_segments_result
 from xray_documents import (
     DAEMON_HEADER,
@@ -30,6 +29,8 @@ from xray_documents import (
     subsegment,
     trace_id,
 )
+
+import xrfast
 from xrfast import _core
 from xrfast.bench import reference, workload
 

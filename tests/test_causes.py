@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 import xrfast
 
 SDK_STREAM = Path(__file__).parent / "fixtures" / "sdk" / "stream.ndjson"

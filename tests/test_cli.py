@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import xrfast
 from rich.console import Console
+
+import xrfast
 from xrfast import cli, render
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sdk" / "stream.ndjson"

@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import xrfast
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from xray_documents import OTHER_TRACE_ID, TRACE_ID, dumps, sid
+
+import xrfast
 from xrfast.bench import reference, workload
 
 FORMATS = (

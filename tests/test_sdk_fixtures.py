@@ -19,8 +19,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import xrfast
 from botocore_shapes import assert_valid_batch_get_traces
+
+import xrfast
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sdk"
 SHUFFLE_SEED = 20160412  # any fixed seed: the order must not matter
