@@ -17,6 +17,7 @@ import botocore.loaders
 import botocore.model
 import botocore.parsers
 import botocore.validate
+import pytest
 
 # botocore type names -> the Python types a parsed JSON body holds for them.
 PYTHON_TYPES = {"string": str, "double": float, "boolean": bool, "list": list}
@@ -69,3 +70,61 @@ def assert_valid_put_trace_segments_result(unprocessed: list[dict[str, Any]]) ->
     for item in unprocessed:
         assert_members_match(item, "UnprocessedTraceSegment", required={"ErrorCode", "Message"})
     assert_valid_response("PutTraceSegments", {"UnprocessedTraceSegments": unprocessed})
+
+
+# What a JSON body holds for each botocore type. X-Ray's doubles and timestamps are written as
+# JSON floats (`4.0`, never `4`), so they must load as `float`; a `bool` is never an integer.
+JSON_TYPES: dict[str, type] = {
+    "string": str,
+    "double": float,
+    "timestamp": float,
+    "boolean": bool,
+    "integer": int,
+    "long": int,
+    "list": list,
+    "map": dict,
+    "structure": dict,
+}
+
+
+def assert_shape(value: Any, shape: botocore.model.Shape, path: str = "") -> None:
+    """`value`, as loaded from JSON, has exactly the JSON types of `shape`, recursively: no
+    member the model lacks, doubles as floats, integers as ints."""
+    expected = JSON_TYPES[shape.type_name]
+    assert isinstance(value, expected), (path, shape.name, value)
+    assert not (expected is int and isinstance(value, bool)), (path, value)
+    if isinstance(shape, botocore.model.StructureShape):
+        assert set(value) <= set(shape.members), (path, sorted(set(value) - set(shape.members)))
+        for name, item in value.items():
+            assert_shape(item, shape.members[name], f"{path}.{name}")
+    elif isinstance(shape, botocore.model.ListShape):
+        for n, item in enumerate(value):
+            assert_shape(item, shape.member, f"{path}[{n}]")
+    elif isinstance(shape, botocore.model.MapShape):
+        for key, item in value.items():
+            assert_shape(key, shape.key, f"{path}.<key>")
+            assert_shape(item, shape.value, f"{path}[{key!r}]")
+
+
+def assert_valid_trace_summaries(summaries: list[dict[str, Any]]) -> None:
+    """`summaries` (``Trace.summary()`` values) are ``TraceSummary`` values of exactly the
+    model's types, and ``{"TraceSummaries": summaries}`` is a valid ``GetTraceSummaries``
+    response that botocore's parser reads back unchanged (timestamps become datetimes there)."""
+    model = xray_service_model()
+    for summary in summaries:
+        assert_shape(summary, model.shape_for("TraceSummary"), "TraceSummary")
+    output_shape = model.operation_model("GetTraceSummaries").output_shape
+    response = {"TraceSummaries": summaries}
+    report = botocore.validate.ParamValidator().validate(response, output_shape)
+    assert not report.has_errors(), report.generate_report()
+    parsed = botocore.parsers.create_parser("rest-json").parse(
+        {"status_code": 200, "headers": {}, "body": json.dumps(response).encode()}, output_shape
+    )
+    assert len(parsed["TraceSummaries"]) == len(summaries)
+    for back, summary in zip(parsed["TraceSummaries"], summaries):
+        back = dict(back)
+        if "StartTime" in summary:
+            assert back.pop("StartTime").timestamp() == pytest.approx(
+                summary["StartTime"], abs=1e-6
+            )
+        assert back == {k: v for k, v in summary.items() if k != "StartTime"}

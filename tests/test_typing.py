@@ -81,6 +81,9 @@ CORRECT_USE = """
         document: str = trace.to_dict()["Segments"][0]["Document"]
         ids: npt.NDArray[np.uint64] = trace.columns()["id"]
         root_id: str | None = trace.root_id
+        has_fault: bool = trace.summary()["HasFault"]
+        entry: str = trace.summary()["EntryPoint"]["Name"]
+    summaries: bytes = assembler.flush().summaries_json()
     code: str = rejected[0].to_dict()["ErrorCode"]
     try:
         xrfast.parse("{")

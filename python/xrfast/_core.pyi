@@ -117,6 +117,114 @@ class TraceSetDict(TypedDict):
     Traces: list[TraceDict]
 
 @type_check_only
+class ServiceIdDict(TypedDict):
+    """A service node (botocore shape ``ServiceId``): ``Names`` is ``[Name]``; ``AccountId`` and
+    ``Type`` are left out when unknown."""
+
+    Name: str
+    Names: list[str]
+    AccountId: NotRequired[str]
+    Type: NotRequired[str]
+
+@type_check_only
+class HttpDict(TypedDict, total=False):
+    """The root segment's ``http`` (botocore shape ``Http``); unknown members are left out."""
+
+    HttpURL: str
+    HttpStatus: int
+    HttpMethod: str
+    UserAgent: str
+    ClientIp: str
+
+@type_check_only
+class AnnotationValueDict(TypedDict, total=False):
+    """Exactly one of the three members (botocore shape ``AnnotationValue``)."""
+
+    NumberValue: float
+    BooleanValue: bool
+    StringValue: str
+
+@type_check_only
+class ValueWithServiceIdsDict(TypedDict):
+    """One distinct value of an annotation and the services that recorded it."""
+
+    AnnotationValue: AnnotationValueDict
+    ServiceIds: list[ServiceIdDict]
+
+@type_check_only
+class TraceUserDict(TypedDict):
+    """A ``user`` of the trace's segments and the services that carry it."""
+
+    UserName: str
+    ServiceIds: list[ServiceIdDict]
+
+@type_check_only
+class RootCauseExceptionDict(TypedDict, total=False):
+    """An exception of the culprit: its ``type`` as ``Name``, its ``message`` as ``Message``."""
+
+    Name: str
+    Message: str
+
+@type_check_only
+class RootCauseEntityDict(TypedDict):
+    """One entity of a root-cause path. Fault and error causes have ``Exceptions`` (empty except
+    on the culprit); response-time causes have ``Coverage`` (the entity's duration over the
+    root's response time)."""
+
+    Name: str
+    Exceptions: NotRequired[list[RootCauseExceptionDict]]
+    Coverage: NotRequired[float]
+    Remote: bool
+
+@type_check_only
+class RootCauseServiceDict(TypedDict):
+    """A service on a root-cause path, with the entities walked inside it."""
+
+    Name: str
+    Names: list[str]
+    Type: NotRequired[str]
+    AccountId: NotRequired[str]
+    EntityPath: list[RootCauseEntityDict]
+    Inferred: bool
+
+@type_check_only
+class RootCauseDict(TypedDict):
+    """A fault, error or response-time root cause: the services from the root to the culprit."""
+
+    Services: list[RootCauseServiceDict]
+    ClientImpacting: bool
+
+@type_check_only
+class TraceSummaryDict(TypedDict):
+    """X-Ray's ``TraceSummary`` (botocore shape ``TraceSummary``, without ``MatchedEventTime``).
+
+    ``StartTime``, ``Duration`` and ``ResponseTime`` are left out when unknown (no segment, no
+    segment ended, no complete root); ``EntryPoint`` when there is no root. Collections are
+    always present, empty when there is nothing.
+    """
+
+    Id: str
+    StartTime: NotRequired[float]
+    Duration: NotRequired[float]
+    ResponseTime: NotRequired[float]
+    HasFault: bool
+    HasError: bool
+    HasThrottle: bool
+    IsPartial: bool
+    Http: HttpDict
+    Annotations: dict[str, list[ValueWithServiceIdsDict]]
+    Users: list[TraceUserDict]
+    ServiceIds: list[ServiceIdDict]
+    ResourceARNs: list[dict[Literal["ARN"], str]]
+    InstanceIds: list[dict[Literal["Id"], str]]
+    AvailabilityZones: list[dict[Literal["Name"], str]]
+    EntryPoint: NotRequired[ServiceIdDict]
+    FaultRootCauses: list[RootCauseDict]
+    ErrorRootCauses: list[RootCauseDict]
+    ResponseTimeRootCauses: list[RootCauseDict]
+    Revision: int
+
+@type_check_only
 class UnprocessedTraceSegmentDict(TypedDict):
     """X-Ray's ``UnprocessedTraceSegment`` shape; ``Id`` is left out when no id could be read."""
 
@@ -415,6 +523,22 @@ class Trace:
             UTF-8 JSON of one ``Trace`` object.
         """
 
+    def summary(self) -> TraceSummaryDict:
+        """X-Ray's ``TraceSummary`` of the trace (spec §4; docs/decisions.md, "Summaries").
+
+        Made in Rust with the GIL released, then loaded with orjson. ``HasFault`` and
+        ``HasError`` come from the root segment, ``HasThrottle`` from any segment (real or
+        inferred); ``Http`` and ``EntryPoint`` from the root; ``ServiceIds`` hold one entry per
+        service node (a real segment's name, origin and ``aws.account_id``; an inferred AWS node
+        named after its table, queue, function or bucket); ``Annotations`` keep the first 50 keys.
+        Root causes walk the calls from the root: to the culprit of a fault or error (the child
+        with the flag that ended last, each time), or into the child that took at least half of
+        its parent's time.
+
+        Returns:
+            The summary; times and durations are floats, in seconds.
+        """
+
     def columns(self) -> _Columns:
         """One numpy array per column, one row per segment, inferred segment and reachable
         subsegment (orphans have no row): first the segments in :attr:`segments` order, then the
@@ -477,6 +601,18 @@ class TraceSet:
 
     def to_dict(self) -> TraceSetDict:
         """:meth:`to_json`, loaded: ``{"Traces": [...]}`` (see :meth:`Trace.to_dict`)."""
+
+    def summaries(self) -> list[TraceSummaryDict]:
+        """:meth:`Trace.summary` of every trace, in order (made in Rust with the GIL released,
+        in parallel for large sets)."""
+
+    def summaries_json(self) -> bytes:
+        """The ``GetTraceSummaries`` result without its paging members,
+        ``{"TraceSummaries": [...]}``, as compact JSON bytes made in Rust with the GIL released.
+
+        Returns:
+            UTF-8 JSON; ``TraceSummaries`` holds :meth:`summaries` in the same order.
+        """
 
     def columns(self) -> _Columns:
         """:meth:`Trace.columns` over every trace, concatenated (built with the GIL released).

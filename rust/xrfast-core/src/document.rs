@@ -141,6 +141,8 @@ pub struct Entity {
     pub http: Option<Span>,
     /// The raw `aws` value, copied into an inferred segment.
     pub aws: Option<Span>,
+    /// The raw `annotations` object, read by trace summaries.
+    pub annotations: Option<Span>,
 }
 
 impl Entity {
@@ -509,6 +511,7 @@ struct Fields<'a> {
     flags: Flags,
     http: Option<Span>,
     cause: Option<Span>,
+    annotations: Option<Span>,
     aws: Option<LazyValue<'a>>,
     subsegments: Option<LazyValue<'a>>,
     cut: Option<Span>,
@@ -816,7 +819,10 @@ impl<'a> Walker<'a> {
                 }
                 fields.subsegments = Some(value.clone());
             }
-            Member::Annotations => self.annotations(value, depth)?,
+            Member::Annotations => {
+                self.annotations(value, depth)?;
+                fields.annotations = Some(span);
+            }
             Member::Metadata | Member::Service | Member::Sql => {
                 if value.get_type() != JsonType::Object {
                     return Err(wrong_type("an object"));
@@ -947,6 +953,7 @@ impl<'a> Walker<'a> {
                 .aws
                 .as_ref()
                 .map(|v| span_in(self.text, raw_str(v).as_bytes())),
+            annotations: f.annotations,
         })
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Pure Rust, no Python. Data flows one way:
 //! bytes → [`input`] (framing: NDJSON, datagrams, API bodies) → [`document`] (one document →
-//! validated entities) → [`assemble`] (entities → traces) → [`trace`] (rebuilt documents, JSON).
+//! validated entities) → [`assemble`] (entities → traces) → [`trace`] (rebuilt documents, JSON)
+//! → [`summary`] (X-Ray's `TraceSummary`).
 
 pub mod assemble;
 pub mod bench;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod ids;
 pub mod input;
 pub mod reader;
+pub mod summary;
 pub mod trace;
 
 pub use assemble::{Assembler, Counters, Limits};
@@ -18,4 +20,5 @@ pub use document::{parse_document, DocumentLimits, Entity, OwnedDocument, Parsed
 pub use error::{DocumentError, ErrorCode, InputError};
 pub use ids::{SegmentId, TraceId};
 pub use input::Format;
+pub use summary::TraceSummary;
 pub use trace::Trace;

@@ -383,6 +383,27 @@ impl Trace {
         }
     }
 
+    /// The child subsegments of entity `i` (indexes into [`Trace::entities`]), in output order:
+    /// by start time, then id. Downstream segments are not children (they are their own
+    /// documents).
+    #[must_use]
+    pub fn children(&self, i: u32) -> &[u32] {
+        self.kids(i)
+    }
+
+    /// Whether entity `i` is reachable from a segment (orphans are not, and are not returned).
+    #[must_use]
+    pub fn is_reachable(&self, i: u32) -> bool {
+        self.shape.reachable[i as usize]
+    }
+
+    /// The bytes of `span` in the document that holds entity `e`, for the stages that read
+    /// members lazily (summaries).
+    #[must_use]
+    pub fn text_of(&self, e: &Entity, span: Span) -> &[u8] {
+        self.text(e, span)
+    }
+
     fn kids(&self, i: u32) -> &[u32] {
         let s = &self.shape;
         &s.children[s.child_start[i as usize] as usize..s.child_start[i as usize + 1] as usize]
@@ -485,22 +506,10 @@ impl Trace {
             ",\"parent_id\":\"{}\",\"trace_id\":\"{}\",\"inferred\":true,\"origin\":",
             e.id, self.id
         );
-        // SDKs differ in case: hand-made subsegments say `DynamoDB`, the boto patch `dynamodb`.
-        let named = |service: &[u8]| {
-            name.len() == service.len() + 2 && name[1..name.len() - 1].eq_ignore_ascii_case(service)
-        };
-        let origin: Option<&[u8]> = match (e.namespace, e.resource) {
-            (Namespace::Remote, _) => Some(b"\"remote\""),
-            (_, AwsResource::TableName) if named(b"DynamoDB") => Some(b"\"AWS::DynamoDB::Table\""),
-            (_, AwsResource::QueueUrl) if named(b"SQS") => Some(b"\"AWS::SQS::Queue\""),
-            (_, AwsResource::FunctionName) if named(b"Lambda") => {
-                Some(b"\"AWS::Lambda::Function\"")
-            }
-            (_, AwsResource::BucketName) if named(b"S3") => Some(b"\"AWS::S3::Bucket\""),
-            _ => None,
-        };
-        if let Some(origin) = origin {
-            out.extend_from_slice(origin);
+        if let Some(origin) = known_origin(e, name) {
+            out.push(b'"');
+            out.extend_from_slice(origin.as_bytes());
+            out.push(b'"');
         } else {
             // `AWS::<name>`: the raw name is already a valid JSON string body.
             out.extend_from_slice(b"\"AWS::");
@@ -526,13 +535,32 @@ impl Trace {
     }
 }
 
+/// The `origin` of the inferred segment of subsegment `e` (raw JSON `name`, quotes included)
+/// when docs/assembly.md names one: `remote`, or an AWS resource type. `None` means
+/// `AWS::<name>`.
+#[must_use]
+pub fn known_origin(e: &Entity, name: &[u8]) -> Option<&'static str> {
+    // SDKs differ in case: hand-made subsegments say `DynamoDB`, the boto patch `dynamodb`.
+    let named = |service: &[u8]| {
+        name.len() == service.len() + 2 && name[1..name.len() - 1].eq_ignore_ascii_case(service)
+    };
+    match (e.namespace, e.resource) {
+        (Namespace::Remote, _) => Some("remote"),
+        (_, AwsResource::TableName) if named(b"DynamoDB") => Some("AWS::DynamoDB::Table"),
+        (_, AwsResource::QueueUrl) if named(b"SQS") => Some("AWS::SQS::Queue"),
+        (_, AwsResource::FunctionName) if named(b"Lambda") => Some("AWS::Lambda::Function"),
+        (_, AwsResource::BucketName) if named(b"S3") => Some("AWS::S3::Bucket"),
+        _ => None,
+    }
+}
+
 fn trim(bytes: &[u8]) -> &[u8] {
     bytes.trim_ascii()
 }
 
 /// Writes a finite float the shortest way that reads back exactly, always as a float (`4.0`,
 /// not `4`), since X-Ray's times and durations are doubles.
-fn write_number(out: &mut Vec<u8>, value: f64) {
+pub(crate) fn write_number(out: &mut Vec<u8>, value: f64) {
     let start = out.len();
     let _ = write!(out, "{value}");
     if !out[start..].iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {

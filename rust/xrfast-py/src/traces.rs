@@ -7,6 +7,7 @@ use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList};
+use xrfast_core::summary;
 use xrfast_core::trace::Columns;
 use xrfast_core::{Counters, Trace};
 
@@ -157,6 +158,16 @@ impl PyTrace {
         PyBytes::new(py, &self.json(py))
     }
 
+    /// X-Ray's ``TraceSummary`` of the trace, made in Rust with the GIL released.
+    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let json = py.detach(|| {
+            let mut out = Vec::with_capacity(1024);
+            self.trace.summary().write_json(&mut out);
+            out
+        });
+        loads(py, &json)
+    }
+
     /// One numpy array per column, one row per segment, inferred segment and subsegment.
     fn columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let mut c = Columns::default();
@@ -281,6 +292,28 @@ impl PyTraceSet {
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let json = self.to_json(py);
         loads(py, json.as_bytes())
+    }
+
+    /// ``{"TraceSummaries": [...]}`` (``GetTraceSummaries`` without paging), as JSON bytes.
+    fn summaries_json<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let out = py.detach(|| {
+            let mut out = Vec::with_capacity(self.traces.len() * 1024 + 32);
+            out.extend_from_slice(b"{\"TraceSummaries\":");
+            summary::write_summaries(&self.traces, &mut out);
+            out.push(b'}');
+            out
+        });
+        PyBytes::new(py, &out)
+    }
+
+    /// One ``TraceSummary`` dict per trace, in order.
+    fn summaries<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let out = py.detach(|| {
+            let mut out = Vec::with_capacity(self.traces.len() * 1024 + 2);
+            summary::write_summaries(&self.traces, &mut out);
+            out
+        });
+        loads(py, &out)
     }
 
     /// Columns over every trace; the ``trace`` column indexes this set.
