@@ -171,8 +171,21 @@ def _peak_in_child(name: str, corpus_path: str) -> None:
     job = next(j for j in jobs(corpus) if j.name == name)
     before = _resident_bytes()
     job.run()
-    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is in bytes on macOS, KiB on Linux
-    print(max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit - before))
+    print(max(0, _peak_resident_bytes() - before))
+
+
+def _peak_resident_bytes() -> int:
+    """The peak resident set of this process image. Linux's ``VmHWM`` starts afresh at exec;
+    ``ru_maxrss`` would still hold the peak of the (large) benchmark process that started it."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
 
 
 def _resident_bytes() -> int:
@@ -353,6 +366,30 @@ def table(results: Sequence[Result]) -> Table:
     return view
 
 
+def markdown(report: dict[str, Any]) -> str:
+    """The results as a Markdown table, for the README."""
+    baseline = next(r for r in report["results"] if r["name"] == BASELINE)
+    rows = [
+        "| job | median ms | MB/s | documents/s | peak memory | vs. orjson pipeline |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in report["results"]:
+        memory = (
+            "" if r["peak_memory_bytes"] is None else f"{r['peak_memory_bytes'] / 2**20:,.0f} MiB"
+        )
+        versus = (
+            f"{baseline['median_seconds'] / r['median_seconds']:.1f}×"
+            if r["name"].startswith("assemble/")
+            else ""
+        )
+        name = f"**{r['name']}**" if r["name"].startswith("assemble/xrfast") else r["name"]
+        rows.append(
+            f"| {name} | {r['median_seconds'] * 1000:,.1f} | {r['mb_per_s']:,.1f} "
+            f"| {r['documents_per_s']:,.0f} | {memory} | {versus} |"
+        )
+    return "\n".join(rows)
+
+
 def chart(report: dict[str, Any], path: Path) -> bool:
     """Writes the results as a PNG; False when matplotlib (``xrfast[bench]``) is missing."""
     try:
@@ -506,6 +543,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    if args.markdown:
+        console.print(markdown(report), markup=False, highlight=False)
     console.print(f"results: {args.out / 'results.json'}")
     if chart(report, args.out / "chart.png"):
         console.print(f"chart: {args.out / 'chart.png'}")
