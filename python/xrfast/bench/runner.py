@@ -489,6 +489,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run: 100 traces, one run each, no curves"
     )
+    parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
