@@ -370,6 +370,8 @@ DUPLICATES = {
     "id": (OPEN + ',"id":"0000000000000009"}', sid(1), "segment", ',"id":'),
     "trace_id": (OPEN + f',"trace_id":"{TRACE_ID}"}}', sid(1), "segment", ',"trace_id":'),
     "start_time": (OPEN + ',"start_time":10.5}', sid(1), "segment", ',"start_time":'),
+    # Read by trace summaries.
+    "user": (OPEN + ',"user":"a","user":"b"}', sid(1), "segment", ',"user":'),
     "a nested subsegment's name": (
         OPEN + ',"subsegments":[{"id":"0000000000000002","name":"a","name":"b","start_time":10.1,'
         '"end_time":10.2}]}',
@@ -394,7 +396,7 @@ def test_a_duplicate_member_that_x_ray_reads_is_invalid_json(member):
 
 
 def test_duplicate_members_x_ray_does_not_read_are_kept_verbatim():
-    text = OPEN + ',"user":"a","user":"b","metadata":{"k":1,"k":2}}'
+    text = OPEN + ',"metadata":{"k":1,"k":2},"metadata":{},"service":{},"service":{"v":1}}'
     (trace,) = xrfast.parse(text)
     assert trace.to_dict()["Segments"][0]["Document"] == text
 

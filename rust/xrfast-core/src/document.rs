@@ -444,13 +444,15 @@ enum Member {
     Aws,
     Subsegments,
     Annotations,
-    // Members X-Ray types but assembly does not read: only their JSON type is checked.
-    Metadata,
-    Service,
-    Sql,
+    // Members summaries read (lazily); assembly only checks their JSON type.
     Origin,
     User,
     ResourceArn,
+    // Members X-Ray types but never reads: only their JSON type is checked, and a duplicate
+    // passes through verbatim.
+    Metadata,
+    Service,
+    Sql,
     PrecursorIds,
     Links,
 }
@@ -636,7 +638,8 @@ impl<'a> Walker<'a> {
                 continue;
             };
             let bit = 1u32 << (which as u32);
-            if seen & bit != 0 {
+            // Which of two values X-Ray would read is ambiguous; duplicates it never reads pass.
+            if seen & bit != 0 && (which as u32) <= Member::ResourceArn as u32 {
                 return Err(self.error(
                     depth,
                     ErrorCode::InvalidJson,
