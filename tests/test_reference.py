@@ -2,44 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import random
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-
-def _load_bench_module(name: str) -> ModuleType:
-    """Imports ``xrfast.bench.<name>``, or loads the file itself when the package cannot be
-    imported (the compiled extension not built yet)."""
-    try:
-        return importlib.import_module(f"xrfast.bench.{name}")
-    except ImportError:
-        path = Path(__file__).resolve().parents[1] / "python" / "xrfast" / "bench" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(f"_xrfast_bench_{name}", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
-        return module
-
-
-reference = _load_bench_module("reference")
-workload = _load_bench_module("workload")
-
-try:
-    from hypothesis import given, settings
-    from hypothesis import strategies as st
-
-    HAVE_HYPOTHESIS = True
-except ImportError:  # pragma: no cover - hypothesis is a test extra
-    HAVE_HYPOTHESIS = False
+from xrfast.bench import reference, workload
 
 Doc = dict[str, Any]
 
@@ -680,23 +652,11 @@ def check_permutation(docs: list[bytes], shuffled: list[bytes]) -> None:
     assert got == expected
 
 
-if HAVE_HYPOTHESIS:
-
-    @settings(max_examples=60, deadline=None)
-    @given(seed=st.integers(0, 2**32 - 1), data=st.data())
-    def test_any_permutation_gives_the_same_digest(seed: int, data: Any) -> None:
-        docs = small_trace_documents(seed)
-        check_permutation(docs, data.draw(st.permutations(docs)))
-
-else:  # pragma: no cover
-
-    def test_any_permutation_gives_the_same_digest() -> None:
-        rng = random.Random(0)
-        for seed in range(30):
-            docs = small_trace_documents(seed)
-            shuffled = docs[:]
-            rng.shuffle(shuffled)
-            check_permutation(docs, shuffled)
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), data=st.data())
+def test_any_permutation_gives_the_same_digest(seed: int, data: Any) -> None:
+    docs = small_trace_documents(seed)
+    check_permutation(docs, data.draw(st.permutations(docs)))
 
 
 def test_reversed_and_shuffled_full_workload() -> None:

@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import re
-import sys
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import orjson
 import pytest
 
+from xrfast.bench import workload
 
-def _load_bench_module(name: str) -> ModuleType:
-    """Imports ``xrfast.bench.<name>``, or loads the file itself when the package cannot be
-    imported (the compiled extension not built yet)."""
-    try:
-        return importlib.import_module(f"xrfast.bench.{name}")
-    except ImportError:
-        path = Path(__file__).resolve().parents[1] / "python" / "xrfast" / "bench" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(f"_xrfast_bench_{name}", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
-        return module
-
-
-workload = _load_bench_module("workload")
 WorkloadConfig = workload.WorkloadConfig
 
 ID_RE = re.compile(r"[0-9a-f]{16}")

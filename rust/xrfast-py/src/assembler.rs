@@ -9,7 +9,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use xrfast_core::input::{frame, gunzip, Framed};
 use xrfast_core::reader::ChunkReader;
-use xrfast_core::{Assembler, DocumentError, DocumentLimits, Format, InputError, Limits};
+use xrfast_core::{
+    Assembler, Counters, DocumentError, DocumentLimits, Format, InputError, Limits, Trace,
+};
 
 use crate::errors::{self, OnError, PyUnprocessedTraceSegment};
 use crate::source;
@@ -76,6 +78,45 @@ fn limits(
         idle_timeout,
         incomplete_timeout: incomplete_timeout.max(idle_timeout),
     })
+}
+
+/// Limits for a one-shot batch (`parse`, `read`): everything stays open until the final flush.
+fn batch_limits(
+    max_segments_per_trace: usize,
+    max_trace_bytes: usize,
+    max_document_bytes: usize,
+    max_depth: usize,
+    max_json_depth: usize,
+) -> PyResult<Limits> {
+    limits(
+        0.0,
+        0.0,
+        usize::MAX,
+        max_segments_per_trace,
+        max_trace_bytes,
+        usize::MAX,
+        max_document_bytes,
+        max_depth,
+        max_json_depth,
+    )
+}
+
+/// Every trace of `assembler`, with its counters (call with the GIL released).
+fn flush(assembler: &Mutex<Assembler>) -> (Vec<Trace>, Counters) {
+    let mut assembler = assembler.lock().unwrap_or_else(PoisonError::into_inner);
+    (assembler.flush(), assembler.counters())
+}
+
+fn trace_set(
+    traces: Vec<Trace>,
+    errors: Vec<PyUnprocessedTraceSegment>,
+    counters: Counters,
+) -> PyTraceSet {
+    PyTraceSet {
+        traces: traces.into_iter().map(Arc::new).collect(),
+        errors,
+        counters,
+    }
 }
 
 fn wall_clock() -> f64 {
@@ -229,23 +270,12 @@ impl PyTraceAssembler {
             let mut assembler = self.lock();
             (assembler.pop_complete(now), assembler.counters())
         });
-        PyTraceSet {
-            traces: traces.into_iter().map(Arc::new).collect(),
-            errors: Vec::new(),
-            counters,
-        }
+        trace_set(traces, Vec::new(), counters)
     }
 
     fn flush(&self, py: Python<'_>) -> PyTraceSet {
-        let (traces, counters) = py.detach(|| {
-            let mut assembler = self.lock();
-            (assembler.flush(), assembler.counters())
-        });
-        PyTraceSet {
-            traces: traces.into_iter().map(Arc::new).collect(),
-            errors: Vec::new(),
-            counters,
-        }
+        let (traces, counters) = py.detach(|| flush(&self.inner));
+        trace_set(traces, Vec::new(), counters)
     }
 
     #[getter]
@@ -312,28 +342,17 @@ pub fn parse(
     max_json_depth: usize,
 ) -> PyResult<PyTraceSet> {
     let (format, on_error) = (source::format(format)?, OnError::parse(on_error)?);
-    let limits = limits(
-        0.0,
-        0.0,
-        usize::MAX,
+    let limits = batch_limits(
         max_segments_per_trace,
         max_trace_bytes,
-        usize::MAX,
         max_document_bytes,
         max_depth,
         max_json_depth,
     )?;
     let assembler = Mutex::new(Assembler::new(limits));
     let errors = add_source(py, &assembler, source, format, on_error, 0.0)?;
-    let (traces, counters) = py.detach(|| {
-        let mut assembler = assembler.lock().unwrap_or_else(PoisonError::into_inner);
-        (assembler.flush(), assembler.counters())
-    });
-    Ok(PyTraceSet {
-        traces: traces.into_iter().map(Arc::new).collect(),
-        errors,
-        counters,
-    })
+    let (traces, counters) = py.detach(|| flush(&assembler));
+    Ok(trace_set(traces, errors, counters))
 }
 
 #[pyfunction]
@@ -363,13 +382,9 @@ pub fn read(
     max_json_depth: usize,
 ) -> PyResult<PyTraceSet> {
     let (format, on_error) = (source::format(format)?, OnError::parse(on_error)?);
-    let limits = limits(
-        0.0,
-        0.0,
-        usize::MAX,
+    let limits = batch_limits(
         max_segments_per_trace,
         max_trace_bytes,
-        usize::MAX,
         max_document_bytes,
         max_depth,
         max_json_depth,
@@ -392,15 +407,10 @@ pub fn read(
                     &mut text,
                 )?;
             }
-            let mut assembler = assembler.lock().unwrap_or_else(PoisonError::into_inner);
-            Ok((assembler.flush(), assembler.counters()))
+            Ok(flush(&assembler))
         })
         .map_err(|e| errors::input_error(py, e))?;
     let (traces, counters) = traces;
     let errors = errors::apply(py, on_error, &errors, |_| text.clone())?;
-    Ok(PyTraceSet {
-        traces: traces.into_iter().map(Arc::new).collect(),
-        errors,
-        counters,
-    })
+    Ok(trace_set(traces, errors, counters))
 }
