@@ -13,6 +13,9 @@ from typing import Any
 import orjson
 import pytest
 from botocore_shapes import assert_valid_trace_summaries
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_properties import AWS, DOCUMENTS, NAMES
 from xray_documents import TRACE_ID, segment, sid, subsegment
 
 import xrfast
@@ -445,3 +448,108 @@ def test_summary_is_valid_for_botocore_on_unusual_values() -> None:
     assert s["Users"][0]["UserName"] == 'a "quoted"\\ user\n'
     assert s["Annotations"]["s"][0]["AnnotationValue"] == {"StringValue": "tab\there \u0001"}
     assert s["Http"]["HttpURL"] == 'https://x/é?q="1"'
+
+
+# --- random trace shapes -----------------------------------------------------------------------
+
+ANNOTATION_VALUES = st.sampled_from(["gold", "silver", 1, 2.0, -0.0, True, False, 1e300])
+
+
+@st.composite
+def with_summary_members(draw: st.DrawFn, doc: Any) -> Any:
+    """`doc` (an entity, or an array of them) with annotations, users, origins, http and causes
+    scattered over its entities. Causes are objects only: a reference may resolve to an orphan's
+    exception, which the oracle (reading returned documents) cannot see; the SDK fixtures and the
+    hand-written cases cover references."""
+    stack = list(doc) if isinstance(doc, list) else [doc]
+    while stack:
+        entity = stack.pop()
+        stack.extend(entity.get("subsegments", []))
+        if draw(st.integers(0, 2)) == 0:
+            keys = draw(st.lists(st.sampled_from(["a", "b", "c"]), max_size=3, unique=True))
+            entity["annotations"] = {key: draw(ANNOTATION_VALUES) for key in keys}
+        if draw(st.integers(0, 3)) == 0:
+            entity["user"] = draw(st.sampled_from(["ana", "bo"]))
+        if draw(st.integers(0, 3)) == 0:
+            entity["origin"] = draw(st.sampled_from(["AWS::EC2::Instance", "AWS::ECS::Container"]))
+        if draw(st.integers(0, 3)) == 0:
+            entity["aws"] = {**entity.get("aws", {}), "account_id": "123456789012"}
+        if draw(st.integers(0, 3)) == 0:
+            status = draw(st.sampled_from([200, 404, "503", 500.0, ""]))
+            entity["http"] = {"request": {"url": "https://x/", "method": "GET"},
+                              "response": {"status": status}}  # fmt: skip
+        # Durations on both sides of half of each other, for the response-time walk.
+        if "end_time" in entity:
+            duration = draw(st.sampled_from([0.0, 0.1, 0.45, 0.5, 0.9, 1.0, 2.0]))
+            entity["end_time"] = entity["start_time"] + duration
+        # Flags often, so that walks meet several flagged children (the generator of shapes
+        # sets them rarely).
+        for flag in ("fault", "error"):
+            if draw(st.booleans()):
+                entity[flag] = True
+        if draw(st.integers(0, 3)) == 0:
+            message = draw(st.sampled_from(["boom", "bad"]))
+            entity["cause"] = {"exceptions": [{"id": sid(99), "type": "E", "message": message}]}
+    return doc
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=st.lists(DOCUMENTS.flatmap(with_summary_members), min_size=1, max_size=10))
+def test_the_engine_matches_the_reference_on_random_trace_shapes(docs: list[Any]) -> None:
+    raw = [orjson.dumps(doc) for doc in docs]
+    engine = xrfast.parse(raw, format="document", on_error="collect")
+    assert engine.errors == []
+    assert_engine_matches_oracle(raw, engine)
+
+
+@st.composite
+def call_trees(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """A root segment with a tree of nested subsegments, plus downstream segments (with trees of
+    their own) called by some of those subsegments, in random order: unique ids, so that walks
+    go deep, with random flags, durations, namespaces, resources, annotations, users and causes."""
+    ids = iter(range(1, 1000))
+    callers: list[str] = []
+
+    def entity(start: float, depth: int, **top: Any) -> dict[str, Any]:
+        doc: dict[str, Any] = {"id": sid(next(ids)), "name": draw(NAMES), "start_time": start}
+        if draw(st.integers(0, 9)) == 0:
+            doc["in_progress"] = True
+        else:
+            doc["end_time"] = start + draw(st.sampled_from([0.0, 0.1, 0.45, 0.5, 0.9, 1.0, 2.0]))
+        doc.update(top)
+        if not top:
+            callers.append(doc["id"])
+            namespace = draw(st.sampled_from([None, "aws", "remote", "local"]))
+            if namespace is not None:
+                doc["namespace"] = namespace
+            aws = draw(AWS)
+            if aws is not None:
+                doc["aws"] = dict(aws)
+        if depth < 3:
+            kids = draw(st.integers(0, 3 - depth))
+            offsets = st.sampled_from([0.0, 0.05, 0.1])
+            doc["subsegments"] = [entity(start + draw(offsets), depth + 1) for _ in range(kids)]
+        return doc
+
+    docs = [entity(10.0, 0, trace_id=TRACE_ID)]
+    for _ in range(draw(st.integers(0, 3))):
+        if not callers:
+            break
+        caller = draw(st.sampled_from(callers))
+        start = 10.0 + draw(st.sampled_from([0.0, 0.1, 0.2]))
+        docs.append(entity(start, 1, trace_id=TRACE_ID, parent_id=caller))
+    for doc in docs:
+        draw(with_summary_members(doc))
+    return draw(st.permutations(docs))
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=call_trees(), data=st.data())
+def test_the_engine_matches_the_reference_on_deep_call_trees(docs: list[Any], data: Any) -> None:
+    raw = [orjson.dumps(doc) for doc in docs]
+    engine = xrfast.parse(raw, format="document", on_error="collect")
+    assert engine.errors == []
+    assert_engine_matches_oracle(raw, engine)
+    # Summaries do not depend on arrival order.
+    shuffled = data.draw(st.permutations(raw), label="arrival order")
+    assert xrfast.parse(shuffled, format="document").summaries() == engine.summaries()
