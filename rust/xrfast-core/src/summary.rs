@@ -28,7 +28,7 @@ use sonic_rs::{JsonType, JsonValueTrait, LazyValue};
 
 use crate::document::{AwsResource, Entity, Flags, Kind, Namespace};
 use crate::ids::{SegmentId, TraceId};
-use crate::trace::{known_origin, write_number, SegmentRef, Trace};
+use crate::trace::{known_origin, SegmentRef, Trace};
 
 /// Annotation keys indexed per trace (spec §1.8); later keys are dropped.
 pub const MAX_ANNOTATION_KEYS: usize = 50;
@@ -378,7 +378,7 @@ impl TraceSummary {
         ] {
             if let Some(value) = value {
                 let _ = write!(out, ",\"{key}\":");
-                write_number(out, value);
+                write_double(out, value);
             }
         }
         let _ = write!(
@@ -460,7 +460,7 @@ impl TraceSummary {
                 match value {
                     AnnotationValue::Number(x) => {
                         out.extend_from_slice(b"\"NumberValue\":");
-                        write_number(out, *x);
+                        write_double(out, *x);
                     }
                     AnnotationValue::Boolean(b) => {
                         let _ = write!(out, "\"BooleanValue\":{b}");
@@ -518,7 +518,7 @@ impl TraceSummary {
                 write_str(out, &entity.name);
                 if let Some(coverage) = entity.coverage {
                     out.extend_from_slice(b",\"Coverage\":");
-                    write_number(out, coverage);
+                    write_double(out, coverage);
                 } else {
                     out.extend_from_slice(b",\"Exceptions\":[");
                     for (k, exception) in entity.exceptions.iter().enumerate() {
@@ -997,6 +997,12 @@ fn write_service_id(out: &mut Vec<u8>, id: &ServiceId) {
         write_str(out, kind);
     }
     out.push(b'}');
+}
+
+/// Writes a finite double the shortest way that reads back exactly, always as a JSON float:
+/// `2.0`, `0.25`, and, far from 1, `1e300` rather than 301 digits (Rust's `Debug` form).
+fn write_double(out: &mut Vec<u8>, value: f64) {
+    let _ = write!(out, "{value:?}");
 }
 
 /// Writes `text` as a JSON string literal.

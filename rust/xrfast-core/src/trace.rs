@@ -560,7 +560,7 @@ fn trim(bytes: &[u8]) -> &[u8] {
 
 /// Writes a finite float the shortest way that reads back exactly, always as a float (`4.0`,
 /// not `4`), since X-Ray's times and durations are doubles.
-pub(crate) fn write_number(out: &mut Vec<u8>, value: f64) {
+fn write_number(out: &mut Vec<u8>, value: f64) {
     let start = out.len();
     let _ = write!(out, "{value}");
     if !out[start..].iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {

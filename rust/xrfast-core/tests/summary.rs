@@ -458,3 +458,25 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn doubles_are_json_floats_and_short_far_from_one() {
+    let docs = [seg(
+        1,
+        1.0,
+        Some(3.0),
+        r#","annotations":{"big":1e300,"small":1e-300,"int":7,"frac":0.1}"#,
+    )];
+    let mut out = Vec::new();
+    TraceSummary::of(&traces(&docs)[0]).write_json(&mut out);
+    let text = String::from_utf8(out).unwrap();
+    for expected in [
+        r#""StartTime":1.0,"Duration":2.0,"ResponseTime":2.0"#,
+        r#"{"NumberValue":1e300}"#,
+        r#"{"NumberValue":1e-300}"#,
+        r#"{"NumberValue":7.0}"#,
+        r#"{"NumberValue":0.1}"#,
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+}
