@@ -30,9 +30,11 @@ def test_a_quick_run_measures_every_job_and_writes_the_table_json_and_chart(tmp_
         "assemble/msgspec",
         "assemble/xrfast",
         "assemble/xrfast+json",
+        "analyze/summaries",
     ]
     assert all(r["median_seconds"] > 0 and r["documents_per_s"] > 0 for r in report["results"])
     assert "assemble/xrfast vs assemble/orjson (speed-up)" in report["ratios"]
+    assert "analyze/summaries over assemble/xrfast (added time)" in report["ratios"]
     assert report["memory_bytes_per_buffered_segment"] > 0
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
 
@@ -41,13 +43,15 @@ def test_a_job_whose_traces_differ_from_the_reference_voids_the_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     corpus = runner.Corpus.generate(runner.workload.WorkloadConfig(traces=5, seed=3))
-    honest = runner.jobs(corpus)
+    expected = runner.Expected(corpus)
+    honest = runner.jobs(corpus, expected)
 
-    def with_a_lie(_: runner.Corpus) -> list[runner.Job]:
+    def with_a_lie(*_: object) -> list[runner.Job]:
         lie = runner.Job(
             "assemble/xrfast",
             lambda: xrfast.parse(corpus.ndjson),
-            lambda ts: orjson.loads(ts.to_json()) | {"Traces": []},  # drops every trace
+            # drops every trace
+            lambda ts: expected.same_traces(orjson.loads(ts.to_json()) | {"Traces": []}),
         )
         return [job for job in honest if job.name != "assemble/xrfast"] + [lie]
 

@@ -70,12 +70,52 @@ class Corpus:
 
 @dataclass(frozen=True)
 class Job:
-    """One measured job: ``run`` does the work; ``traces`` turns its result into the
-    ``BatchGetTraces`` dict that is cross-checked (``None`` for parse-only jobs)."""
+    """One measured job: ``run`` does the work; ``check`` says whether its output is right
+    (``None`` for parse-only jobs, which produce nothing to compare)."""
 
     name: str
     run: Callable[[], Any]
-    traces: Callable[[Any], dict[str, Any]] | None = None
+    check: Callable[[Any], bool] | None = None
+
+
+class Expected:
+    """What the pure-Python references say the corpus assembles to, computed once, on demand."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        self.corpus = corpus
+
+    @functools.cached_property
+    def traces(self) -> list[dict[str, Any]]:
+        return reference.assemble(self.corpus.lines)
+
+    @functools.cached_property
+    def digest(self) -> dict[str, Any]:
+        return reference.digest({"Traces": self.traces})
+
+    @functools.cached_property
+    def flags(self) -> dict[str, tuple[Any, ...]]:
+        from xrfast.bench import summary_reference
+
+        found = {}
+        for trace in self.traces:
+            info = reference.trace_info(trace)
+            summary = summary_reference.summarize(trace, root=info["root"], partial=info["partial"])
+            found[summary["Id"]] = _flags(summary)
+        return found
+
+    def same_traces(self, batch_get_traces: dict[str, Any]) -> bool:
+        return reference.digest(batch_get_traces) == self.digest
+
+    def same_summaries(self, summaries_json: bytes) -> bool:
+        summaries = orjson.loads(summaries_json)["TraceSummaries"]
+        return {s["Id"]: _flags(s) for s in summaries} == self.flags
+
+
+def _flags(summary: dict[str, Any]) -> tuple[Any, ...]:
+    """What the summaries cross-check compares: the flags and the services touched."""
+    services = sorted((s["Name"], s.get("Type") or "") for s in summary["ServiceIds"])
+    keys = ("HasFault", "HasError", "HasThrottle", "IsPartial")
+    return (*(summary.get(k) for k in keys), tuple(services))
 
 
 @dataclass
@@ -100,8 +140,9 @@ class Result:
         return self.seconds / self.documents * 1e9
 
 
-def jobs(corpus: Corpus) -> list[Job]:
-    """Every job of the ``parse`` and ``assemble`` stages on `corpus`."""
+def jobs(corpus: Corpus, expected: Expected | None = None) -> list[Job]:
+    """Every job of the ``parse``, ``assemble`` and ``analyze`` stages on `corpus`."""
+    expected = expected or Expected(corpus)
     import msgspec  # part of xrfast[bench]: imported where it is needed
 
     lines = corpus.lines
@@ -126,17 +167,33 @@ def jobs(corpus: Corpus) -> list[Job]:
         )
     for name, loads in decoders.items():
         found.append(
-            Job(f"assemble/{name}", functools.partial(assemble_python, loads), orjson.loads)
+            Job(
+                f"assemble/{name}",
+                functools.partial(assemble_python, loads),
+                lambda out: expected.same_traces(orjson.loads(out)),
+            )
         )
     found.append(
         Job(
             "assemble/xrfast",
             lambda: xrfast.parse(corpus.ndjson),
-            lambda ts: orjson.loads(ts.to_json()),
+            lambda ts: expected.same_traces(orjson.loads(ts.to_json())),
         )
     )
     found.append(
-        Job("assemble/xrfast+json", lambda: xrfast.parse(corpus.ndjson).to_json(), orjson.loads)
+        Job(
+            "assemble/xrfast+json",
+            lambda: xrfast.parse(corpus.ndjson).to_json(),
+            lambda out: expected.same_traces(orjson.loads(out)),
+        )
+    )
+    # Analysis stages, each on top of parse + assemble, so its cost shows against assemble/xrfast.
+    found.append(
+        Job(
+            "analyze/summaries",
+            lambda: xrfast.parse(corpus.ndjson).summaries_json(),
+            expected.same_summaries,
+        )
     )
     return found
 
@@ -198,12 +255,12 @@ def _resident_bytes() -> int:
 
 def run_stages(corpus: Corpus, repeat: int, *, memory: bool, console: Console) -> list[Result]:
     """Measures and cross-checks every job; raises SystemExit if any output differs."""
-    expected = reference.digest({"Traces": reference.assemble(corpus.lines)})
+    expected = Expected(corpus)
     corpus_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"xrfast-bench-{os.getpid()}.ndjson"
     if memory:
         corpus_path.write_bytes(corpus.ndjson)
     results = []
-    for job in jobs(corpus):
+    for job in jobs(corpus, expected):
         # The pure-Python pipelines take seconds a run: three runs give a median without
         # spending the whole benchmark on them.
         times = (
@@ -213,7 +270,7 @@ def run_stages(corpus: Corpus, repeat: int, *, memory: bool, console: Console) -
         )
         console.print(f"  {job.name:<24} ", end="")
         result, output = measure(job, corpus, times)
-        if job.traces is not None and reference.digest(job.traces(output)) != expected:
+        if job.check is not None and not job.check(output):
             raise SystemExit(f"{job.name}: output differs from the reference: the run is void")
         if memory:
             result.peak_memory_bytes = peak_memory(job.name, corpus_path)
@@ -333,6 +390,10 @@ def ratios(results: Sequence[Result]) -> dict[str, float]:
     found[f"assemble/xrfast vs {fastest.name} (share of parser throughput)"] = (
         fastest.seconds / by_name["assemble/xrfast"].seconds
     )
+    assemble = by_name["assemble/xrfast"].seconds
+    for r in results:
+        if r.name.startswith("analyze/"):
+            found[f"{r.name} over assemble/xrfast (added time)"] = r.seconds / assemble - 1
     return found
 
 
@@ -351,7 +412,7 @@ def table(results: Sequence[Result]) -> Table:
         view.add_column(column, justify="left" if column == "job" else "right")
     for r in results:
         memory = "" if r.peak_memory_bytes is None else f"{r.peak_memory_bytes / 2**20:,.0f} MiB"
-        versus = f"{baseline.seconds / r.seconds:.1f}×" if r.name.startswith("assemble/") else ""
+        versus = f"{baseline.seconds / r.seconds:.1f}×" if not r.name.startswith("parse/") else ""
         style = "bold" if r.name.startswith("assemble/xrfast") else None
         view.add_row(
             r.name,
@@ -379,7 +440,7 @@ def markdown(report: dict[str, Any]) -> str:
         )
         versus = (
             f"{baseline['median_seconds'] / r['median_seconds']:.1f}×"
-            if r["name"].startswith("assemble/")
+            if not r["name"].startswith("parse/")
             else ""
         )
         name = f"**{r['name']}**" if r["name"].startswith("assemble/xrfast") else r["name"]
