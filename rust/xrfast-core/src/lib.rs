@@ -3,12 +3,13 @@
 //! Pure Rust, no Python. Data flows one way:
 //! bytes → [`input`] (framing: NDJSON, datagrams, API bodies) → [`document`] (one document →
 //! validated entities) → [`assemble`] (entities → traces) → [`trace`] (rebuilt documents, JSON)
-//! → [`summary`] (X-Ray's `TraceSummary`).
+//! → [`summary`] (X-Ray's `TraceSummary`) and [`graph`] (X-Ray's service graph).
 
 pub mod assemble;
 pub mod bench;
 pub mod document;
 pub mod error;
+pub mod graph;
 pub mod ids;
 pub mod input;
 pub mod reader;
@@ -18,6 +19,7 @@ pub mod trace;
 pub use assemble::{Assembler, Counters, Limits};
 pub use document::{parse_document, DocumentLimits, Entity, OwnedDocument, ParsedDocument};
 pub use error::{DocumentError, ErrorCode, InputError};
+pub use graph::ServiceGraph;
 pub use ids::{SegmentId, TraceId};
 pub use input::Format;
 pub use summary::TraceSummary;

@@ -37,8 +37,9 @@ pub const MAX_ANNOTATION_KEYS: usize = 50;
 /// to descend into it (spec §4.3).
 pub const RESPONSE_TIME_SHARE: f64 = 0.5;
 
-/// A service node as X-Ray identifies it (spec §5.2): botocore's `ServiceId`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A service node as X-Ray identifies it (spec §5.2): botocore's `ServiceId`. Ordered by name,
+/// then type, then account (the service graph lists its nodes in this order).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ServiceId {
     /// `Name` (and the only entry of `Names`).
     pub name: String,
@@ -272,13 +273,7 @@ impl TraceSummary {
         let (mut resource_arns, mut instance_ids, mut availability_zones) =
             (Vec::new(), Vec::new(), Vec::new());
         for &segment in trace.segments() {
-            let (id, facts) = match segment {
-                SegmentRef::Real(i) => {
-                    let facts = SegmentFacts::read(trace, &entities[i as usize]);
-                    (facts.service_id(trace, &entities[i as usize]), Some(facts))
-                }
-                SegmentRef::Inferred(i) => (inferred_service(trace, &entities[i as usize]), None),
-            };
+            let (id, facts) = service_facts(trace, segment);
             let service = intern(&mut service_ids, id);
             service_of.push(service);
             let Some(facts) = facts else { continue };
@@ -646,6 +641,30 @@ impl SegmentFacts {
     }
 }
 
+/// The service node of a segment of `trace`, real or inferred (spec §5.2).
+#[must_use]
+pub fn service_id(trace: &Trace, segment: SegmentRef) -> ServiceId {
+    service_facts(trace, segment).0
+}
+
+/// The node of `segment`, with what a real segment says about itself.
+fn service_facts(trace: &Trace, segment: SegmentRef) -> (ServiceId, Option<SegmentFacts>) {
+    let entities = trace.entities();
+    match segment {
+        SegmentRef::Real(i) => {
+            let facts = SegmentFacts::read(trace, &entities[i as usize]);
+            (facts.service_id(trace, &entities[i as usize]), Some(facts))
+        }
+        SegmentRef::Inferred(i) => (inferred_service(trace, &entities[i as usize]), None),
+    }
+}
+
+/// `http.response.status` of entity `e`: an integer, or a string holding one (spec §10 Q23).
+#[must_use]
+pub fn http_status(trace: &Trace, e: &Entity) -> Option<i64> {
+    read_http(trace, e).status
+}
+
 /// The node of the inferred segment of subsegment `e` (spec §5.2): an AWS resource is named
 /// after the resource when its type is known, a remote call after the subsegment.
 fn inferred_service(trace: &Trace, e: &Entity) -> ServiceId {
@@ -1001,12 +1020,12 @@ fn write_service_id(out: &mut Vec<u8>, id: &ServiceId) {
 
 /// Writes a finite double the shortest way that reads back exactly, always as a JSON float:
 /// `2.0`, `0.25`, and, far from 1, `1e300` rather than 301 digits (Rust's `Debug` form).
-fn write_double(out: &mut Vec<u8>, value: f64) {
+pub(crate) fn write_double(out: &mut Vec<u8>, value: f64) {
     let _ = write!(out, "{value:?}");
 }
 
 /// Writes `text` as a JSON string literal.
-fn write_str(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     let bytes = text.as_bytes();
     let mut from = 0;
