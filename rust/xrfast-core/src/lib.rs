@@ -12,6 +12,7 @@ pub mod error;
 pub mod graph;
 pub mod ids;
 pub mod input;
+pub mod paths;
 pub mod reader;
 pub mod summary;
 pub mod trace;
