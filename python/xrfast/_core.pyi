@@ -224,6 +224,66 @@ class TraceSummaryDict(TypedDict):
     ResponseTimeRootCauses: list[RootCauseDict]
     Revision: int
 
+#: How a path compares with its entry point's usual path (see :meth:`TraceSet.paths`).
+_PathKind: TypeAlias = Literal["usual", "truncated", "rare", "common"]
+
+@type_check_only
+class PathEdgeDict(TypedDict):
+    """One call of a path: the caller's service node and the callee's (spec §5.2)."""
+
+    Caller: ServiceIdDict
+    Callee: ServiceIdDict
+
+@type_check_only
+class PathDict(TypedDict):
+    """One path of an entry point and the traces that took it."""
+
+    #: ``"usual"`` (the entry point's most common path), ``"truncated"`` (its edges are a strict
+    #: subset of the usual path's), ``"rare"`` (neither, below ``rare_share``), ``"common"``.
+    Kind: _PathKind
+    Count: int
+    #: ``Count`` over the entry point's traces.
+    Share: float
+    #: The path misses services the usual path reaches, yet some of its traces answered 2xx.
+    Silent: bool
+    #: The calls reached from the root, in call order (breadth first from the entry point).
+    Edges: list[PathEdgeDict]
+    #: Traced calls (``http.request.traced``) whose callee never sent a segment.
+    Unreported: list[PathEdgeDict]
+    #: Services the usual path reaches and this one does not, in the usual path's order.
+    Missing: list[ServiceIdDict]
+    #: Traces per class of the root's HTTP status: ``"none"``, ``"1xx"`` … ``"5xx"``,
+    #: ``"other"``; only classes seen.
+    HttpStatusClasses: dict[str, int]
+    #: Traces whose root answered 2xx.
+    OkCount: int
+    #: The smallest ids of the traces that took the path (at most ``examples``).
+    TraceIds: list[str]
+    #: The smallest ids of those that answered 2xx (for a silent path: the vanished ones).
+    OkTraceIds: list[str]
+
+@type_check_only
+class EntryPointPathsDict(TypedDict):
+    """The paths of one entry point: the root's service, HTTP method and URL path template."""
+
+    EntryPoint: ServiceIdDict
+    HttpMethod: NotRequired[str]
+    #: The path of the root's ``http.request.url``, identifier-like segments as ``{id}``.
+    UrlPath: NotRequired[str]
+    Count: int
+    #: The usual path first, then by traces (most first).
+    Paths: list[PathDict]
+
+@type_check_only
+class PathReportDict(TypedDict):
+    """The path report of a set of traces (docs/decisions.md, "Path analysis")."""
+
+    #: Most traces first.
+    EntryPoints: list[EntryPointPathsDict]
+    TracesProcessedCount: int
+    #: Traces without a root: no entry point, no path.
+    TracesWithoutRoot: int
+
 @type_check_only
 class UnprocessedTraceSegmentDict(TypedDict):
     """X-Ray's ``UnprocessedTraceSegment`` shape; ``Id`` is left out when no id could be read."""
@@ -613,6 +673,33 @@ class TraceSet:
         Returns:
             UTF-8 JSON; ``TraceSummaries`` holds :meth:`summaries` in the same order.
         """
+
+    def paths(self, *, examples: int = 5, rare_share: float = 0.05) -> PathReportDict:
+        """The traces grouped by the path they took, per entry point, with rare and truncated
+        paths picked out (beyond X-Ray; docs/decisions.md, "Path analysis").
+
+        A trace's path is the set of calls (caller service → callee service, nodes as in
+        ``ServiceIds``) reached from its root, plus its traced calls whose callee never reported.
+        Traces are grouped by entry point (the root's service, HTTP method and URL path
+        template, e.g. ``POST /checkout``); the most common path is the usual one, and each path
+        says which of the usual path's services it missed. Made in Rust with the GIL released,
+        in parallel for large sets; the result does not depend on the order of the traces.
+
+        Arguments:
+            examples: trace ids kept per path (the smallest ids, so the choice is deterministic).
+            rare_share: below this share of its entry point's traces, a path that is neither
+                usual nor truncated is ``"rare"`` (else ``"common"``).
+
+        Returns:
+            ``{"EntryPoints": [...], "TracesProcessedCount", "TracesWithoutRoot"}``.
+
+        Raises:
+            ValueError: ``rare_share`` is not within [0, 1].
+            OverflowError: ``examples`` is negative.
+        """
+
+    def paths_json(self, *, examples: int = 5, rare_share: float = 0.05) -> bytes:
+        """:meth:`paths` as compact JSON bytes made in Rust."""
 
     def columns(self) -> _Columns:
         """:meth:`Trace.columns` over every trace, concatenated (built with the GIL released).

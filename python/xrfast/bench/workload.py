@@ -49,8 +49,10 @@ import orjson
 __all__ = [
     "DAEMON_HEADER",
     "MAX_DOCUMENT_BYTES",
+    "GroundTruth",
     "WorkloadConfig",
     "generate",
+    "generate_with_truth",
     "to_batch_get_traces",
     "to_datagrams",
     "to_ndjson",
@@ -208,6 +210,9 @@ class _Generator:
         self.trace_id = ""
         self.order_id = ""
         self.last_end = 0.0
+        # Ground truth for the tests (nothing here draws from the random stream).
+        self.vanished: list[str] = []
+        self.statuses: dict[str, int] = {}
 
     # -- small helpers ------------------------------------------------------------------------
 
@@ -470,6 +475,7 @@ class _Generator:
             "content_length": rng.randint(60, 900),
         }
         _flags(gateway.tail, status)
+        self.statuses[self.trace_id] = status
         self._close(gateway, invoke_end + rng.uniform(3e-4, 2e-3))
         self._send_segment(gateway)
         return self.last_end
@@ -563,6 +569,7 @@ class _Generator:
         )
         vanished = rng.random() < config.vanish_rate
         if vanished:
+            self.vanished.append(self.trace_id)
             # The inventory task is lost: the call returns, but its documents never arrive.
             inventory_end = call.start + rng.uniform(0.02, 0.08)
         else:
@@ -783,6 +790,35 @@ def generate(config: WorkloadConfig) -> list[bytes]:
         subsegment), with the documents of concurrent traces interleaved.
     """
     return _Generator(config).run()
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """What :func:`generate_with_truth` decided for each trace, for checking analyses against.
+
+    Arguments:
+        vanished: ids of the traces whose order stopped after payment (``vanish_rate``): the
+            inventory call was made and answered, but inventory-service never sent its
+            documents and no notification followed; the client still got 200. In start order.
+        statuses: the HTTP status api-gateway answered, per trace id.
+    """
+
+    vanished: tuple[str, ...]
+    statuses: dict[str, int]
+
+
+def generate_with_truth(config: WorkloadConfig) -> tuple[list[bytes], GroundTruth]:
+    """:func:`generate`, plus what was decided for each trace.
+
+    Arguments:
+        config: what to generate.
+
+    Returns:
+        The same documents as ``generate(config)``, and the :class:`GroundTruth`.
+    """
+    generator = _Generator(config)
+    docs = generator.run()
+    return docs, GroundTruth(vanished=tuple(generator.vanished), statuses=generator.statuses)
 
 
 def to_ndjson(docs: Iterable[bytes], *, daemon_headers: bool = False) -> bytes:

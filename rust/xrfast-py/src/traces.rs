@@ -7,6 +7,7 @@ use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList};
+use xrfast_core::paths::PathStats;
 use xrfast_core::summary;
 use xrfast_core::trace::Columns;
 use xrfast_core::{Counters, Trace};
@@ -316,6 +317,32 @@ impl PyTraceSet {
         loads(py, &out)
     }
 
+    /// The path report (docs/decisions.md, "Path analysis"), as JSON bytes made in Rust.
+    // Defaults as in xrfast_core::paths (DEFAULT_EXAMPLES, DEFAULT_RARE_SHARE), written out so
+    // that the signature Python sees shows them.
+    #[pyo3(signature = (*, examples = 5, rare_share = 0.05))]
+    fn paths_json<'py>(
+        &self,
+        py: Python<'py>,
+        examples: usize,
+        rare_share: f64,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let out = self.paths_bytes(py, examples, rare_share)?;
+        Ok(PyBytes::new(py, &out))
+    }
+
+    /// :meth:`paths_json`, loaded.
+    #[pyo3(signature = (*, examples = 5, rare_share = 0.05))]
+    fn paths<'py>(
+        &self,
+        py: Python<'py>,
+        examples: usize,
+        rare_share: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let out = self.paths_bytes(py, examples, rare_share)?;
+        loads(py, &out)
+    }
+
     /// Columns over every trace; the ``trace`` column indexes this set.
     fn columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let c = py.detach(|| {
@@ -327,6 +354,34 @@ impl PyTraceSet {
         });
         columns_dict(py, c)
     }
+}
+
+impl PyTraceSet {
+    fn paths_bytes(&self, py: Python<'_>, examples: usize, rare_share: f64) -> PyResult<Vec<u8>> {
+        paths_json(py, &self.traces, examples, rare_share)
+    }
+}
+
+/// The path report of `traces` as JSON, made with the GIL released (shared by `TraceSet.paths`
+/// and `Analysis.paths`, so both run the same core code).
+pub fn paths_json(
+    py: Python<'_>,
+    traces: &[Arc<Trace>],
+    examples: usize,
+    rare_share: f64,
+) -> PyResult<Vec<u8>> {
+    if !(0.0..=1.0).contains(&rare_share) {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "rare_share must be within [0, 1], got {rare_share}"
+        )));
+    }
+    Ok(py.detach(|| {
+        let mut out = Vec::with_capacity(4096);
+        PathStats::of(traces, examples)
+            .report(rare_share)
+            .write_json(&mut out);
+        out
+    }))
 }
 
 /// Iterator over a `TraceSet`.
