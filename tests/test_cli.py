@@ -1,4 +1,5 @@
-"""The ``xrfast`` command line: ``demo`` and ``traces``, run in process through ``main([...])``.
+"""The ``xrfast`` command line: ``demo``, ``traces`` and ``analyze``, run in process through
+``main([...])``.
 
 The reference for what must be shown is the engine itself (``xrfast.read`` of the same fixture);
 these tests check that the command shows all of it, exits with the documented codes (0 ok,
@@ -13,6 +14,7 @@ import json
 import re
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -116,6 +118,196 @@ def test_python_dash_m_runs_the_demo() -> None:
     assert "240 documents → 16 traces" in done.stdout
     assert "● checkout-api" in done.stdout
     assert "\x1b[" not in done.stdout
+
+
+def test_demo_names_the_orders_that_vanished_and_the_services_they_missed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from xrfast.bench import workload
+
+    _, truth = workload.generate_with_truth(workload.WorkloadConfig(**cli.DEMO_CHECKOUT))
+    assert len(truth.vanished) >= 2
+    code, out, err = run(capsys, "demo")
+    assert (code, err) == (0, "")
+    # The real SDK part comes first, the generated scenario after it.
+    assert out.index("240 documents → 16 traces") < out.index("Scenario: checkout")
+    scenario = out[out.index("Scenario: checkout") :]
+    assert "Service map" in scenario
+    for service in ("api-gateway", "order-service", "api.stripe.com", "notification-service"):
+        assert service in scenario
+    warning = f"⚠ {len(truth.vanished)} traces answered 2xx but never reached inventory-service,"
+    assert warning in scenario
+    named = [line.strip() for line in scenario[scenario.index(warning) :].splitlines()[3:]]
+    assert named[: len(truth.vanished)] == sorted(truth.vanished)
+    assert max(len(line) for line in out.splitlines()) <= 100
+
+
+def test_demo_scenarios_one_at_a_time(capsys: pytest.CaptureFixture[str]) -> None:
+    code, sdk, _ = run(capsys, "demo", "--scenario", "sdk")
+    assert code == 0 and "240 documents" in sdk and "Scenario: checkout" not in sdk
+    code, checkout, _ = run(capsys, "demo", "--scenario", "checkout")
+    assert code == 0 and "240 documents" not in checkout and "Scenario: checkout" in checkout
+
+
+# --------------------------------------------------------------------------------------------
+# xrfast analyze
+
+
+def test_analyze_shows_summaries_service_map_problem_traces_and_paths(
+    capsys: pytest.CaptureFixture[str], expected: xrfast.TraceSet
+) -> None:
+    code, out, err = run(capsys, "analyze", str(FIXTURE))
+    assert (code, err) == (0, "")
+    assert "stream.ndjson: 240 documents → 16 traces" in out
+    sections = ["Trace summaries", "Service map", "Problem traces (8)", "Paths"]
+    assert [out.index(title) for title in sections] == sorted(out.index(t) for t in sections)
+    table = out[out.index("Trace summaries") : out.index("Service map")]
+    rows = [line.split() for line in table.splitlines() if re.match(r"1-[0-9a-f]{8}-", line)]
+    summaries = expected.summaries()
+    assert [row[0] for row in rows] == expected.ids
+    for row, summary in zip(rows, summaries):
+        assert row[1:4] == ["checkout-api", "POST", "/checkout"]
+        assert row[4] == str(summary["Http"]["HttpStatus"])
+    graph = out[out.index("Service map") : out.index("Problem traces")]
+    for service in ("checkout-api", "order-service", "inventory-service", "api.stripe.com"):
+        assert service in graph
+    problems = out[out.index("Problem traces") : out.index("Paths")]
+    flagged = [s["Id"] for s in summaries if s["HasFault"] or s["HasError"] or s["IsPartial"]]
+    assert re.findall(r"^(1-\S+)", problems, re.MULTILINE) == flagged
+    words = " ".join(problems.split())  # the message may wrap
+    assert "api.stripe.com PaymentGatewayError: charge for order-002 failed with HTTP 500" in words
+    paths = out[out.index("Paths") :]
+    assert "POST /checkout → checkout-api · 16 traces" in paths
+    assert "usual path: checkout-api → order-service" in paths
+    assert max(len(line) for line in out.splitlines()) <= 100
+
+
+def test_analyze_sections_can_be_chosen(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "analyze", str(FIXTURE), "--paths")
+    assert "Paths" in out and "Trace summaries" not in out and "Service map" not in out
+    _, out, _ = run(capsys, "analyze", str(FIXTURE), "--summaries", "--graph")
+    assert "Trace summaries" in out and "Service map" in out and "Paths" not in out
+
+
+def test_analyze_json_prints_x_rays_shapes_one_per_line(
+    capsys: pytest.CaptureFixture[str], expected: xrfast.TraceSet
+) -> None:
+    from botocore_shapes import assert_valid_trace_summaries
+
+    code, out, err = run(capsys, "analyze", str(FIXTURE), "--json")
+    assert (code, err) == (0, "")
+    documents = [json.loads(line) for line in out.splitlines()]
+    summaries = documents[0]
+    assert summaries == {"TraceSummaries": expected.summaries()}
+    assert_valid_trace_summaries(summaries["TraceSummaries"])
+    if hasattr(xrfast, "analyze"):
+        assert len(documents) == 3
+        assert documents[1] == xrfast.analyze(expected).service_graph()
+        assert [s["Name"] for s in documents[1]["Services"] if s.get("Root")] == ["checkout-api"]
+    assert documents[-1] == expected.paths()
+    # One section: one JSON document.
+    code, out, _ = run(capsys, "analyze", str(FIXTURE), "--json", "--paths")
+    assert json.loads(out) == expected.paths()
+
+
+def test_analyze_finds_the_vanished_orders_of_a_generated_workload(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from xrfast.bench import workload
+
+    config = workload.WorkloadConfig(traces=200, seed=11, vanish_rate=0.04, payload_bytes=(0, 0))
+    docs, truth = workload.generate_with_truth(config)
+    path = tmp_path / "checkout.ndjson.gz"
+    path.write_bytes(gzip.compress(workload.to_ndjson(docs)))
+    code, out, _ = run(capsys, "analyze", str(path), "--json", "--paths")
+    assert code == 0
+    report = json.loads(out)
+    silent = [p for e in report["EntryPoints"] for p in e["Paths"] if p["Silent"]]
+    assert sum(p["OkCount"] for p in silent) == len(truth.vanished)
+    code, out, _ = run(capsys, "analyze", str(path), "--paths", "--limit", "0")
+    assert f"⚠ {len(truth.vanished)} traces answered 2xx but never reached" in out
+
+
+def test_analyze_time_window(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    if not hasattr(xrfast, "analyze"):
+        pytest.skip("the window needs xrfast.analyze")
+    from xrfast.bench import workload
+
+    config = workload.WorkloadConfig(traces=100, seed=3, concurrency=2, payload_bytes=(0, 0))
+    data = workload.to_ndjson(workload.generate(config))
+    path = tmp_path / "w.ndjson"
+    path.write_bytes(data)
+    starts = sorted(s["StartTime"] for s in xrfast.parse(data).summaries())
+    start, end = starts[10], starts[60]
+    code, out, _ = run(
+        capsys,
+        "analyze",
+        str(path),
+        "--json",
+        "--summaries",
+        "--start",
+        str(start),
+        "--end",
+        str(end),
+    )
+    assert code == 0
+    got = json.loads(out)["TraceSummaries"]
+    assert sorted(s["StartTime"] for s in got) == [t for t in starts if start <= t < end]
+    # ISO 8601 (UTC unless it says otherwise) and epoch seconds mean the same instant.
+    iso = datetime.fromtimestamp(starts[50], tz=timezone.utc).isoformat()
+    _, by_iso, _ = run(capsys, "analyze", str(path), "--json", "--summaries", "--start", iso)
+    _, by_epoch, _ = run(
+        capsys, "analyze", str(path), "--json", "--summaries", "--start", str(starts[50])
+    )
+    assert by_iso == by_epoch and len(json.loads(by_iso)["TraceSummaries"]) == 50
+    code, out, _ = run(capsys, "analyze", str(path), "--start", str(end), "--end", str(start))
+    assert code == 2
+
+
+def test_analyze_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.ndjson"
+    bad.write_bytes(FIXTURE.read_bytes() + BAD_DOCUMENT + b"\n")
+    code, out, err = run(capsys, "analyze", str(bad))
+    assert code == 1
+    assert "Rejected documents (1)" in out and "Paths" in out
+    code, out, err = run(capsys, "analyze", str(bad), "--json")
+    assert code == 1 and "InvalidId" in err and json.loads(out.splitlines()[0])
+    code, _, err = run(capsys, "analyze", str(bad), "--on-error", "raise")
+    assert code == 1 and err.count("\n") == 1
+    code, _, err = run(capsys, "analyze", str(tmp_path / "missing.ndjson"))
+    assert (
+        code == 2 and err.startswith("xrfast analyze: error: cannot read") and err.count("\n") == 1
+    )
+    code, _, err = run(capsys, "analyze", str(FIXTURE), "--start", "yesterday")
+    assert code == 2 and "expected epoch seconds or an ISO 8601 time" in err
+
+
+def test_analyze_of_an_empty_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    empty = tmp_path / "empty.ndjson"
+    empty.write_bytes(b"")
+    code, out, err = run(capsys, "analyze", str(empty))
+    assert (code, err) == (0, "")
+    assert "0 documents → 0 traces" in out
+    code, out, _ = run(capsys, "analyze", str(empty), "--json", "--paths")
+    assert json.loads(out) == {"EntryPoints": [], "TracesProcessedCount": 0, "TracesWithoutRoot": 0}
+
+
+def test_large_files_are_read_behind_a_progress_bar(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(cli, "LARGE_INPUT_BYTES", 1000)
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)
+    data = FIXTURE.read_bytes()
+    path = tmp_path / "big.ndjson.gz"
+    path.write_bytes(gzip.compress(data))
+    assert cli.read_input(str(path), progress=console) == data
+    assert "reading" in screen.getvalue()
+    # Without a console, or for a small file, no bar.
+    quiet = io.StringIO()
+    monkeypatch.setattr(cli, "LARGE_INPUT_BYTES", 10**9)
+    assert cli.read_input(str(path), progress=Console(file=quiet, force_terminal=True)) == data
+    assert quiet.getvalue() == ""
 
 
 # --------------------------------------------------------------------------------------------

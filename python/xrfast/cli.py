@@ -1,8 +1,11 @@
 """The ``xrfast`` command line.
 
 ``xrfast demo`` shows segments captured from the real AWS X-Ray SDK for Python (shipped in the
-package, no network); ``xrfast traces FILE...`` shows the traces in your files. Both print a summary
-line, a table of traces and the tree of one trace, or ``--json`` for the ``BatchGetTraces`` shape.
+package, no network), then a generated checkout flow in which a few orders silently vanish after
+payment; ``xrfast traces FILE...`` shows the traces in your files: a summary line, a table of
+traces and the tree of one trace, or ``--json`` for the ``BatchGetTraces`` shape. ``xrfast analyze
+FILE...`` shows trace summaries, the service map, problem traces and the paths traces took (rare
+and truncated ones picked out), or ``--json`` for X-Ray's shapes.
 
 Exit codes: 0 success; 1 some documents were rejected (they are listed, and the rest is still
 shown); 2 usage error or unreadable input (one line on stderr, no traceback).
@@ -16,16 +19,21 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import math
 import os
 import sys
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from importlib import resources
-from typing import TYPE_CHECKING, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.text import Text
 
 import xrfast
 from xrfast import TraceAssembler, TraceSet, UnprocessedTraceSegment, render
@@ -57,6 +65,19 @@ DEMO_DATA = "data/sdk-checkout.ndjson"
 
 #: Output width when stdout is not a terminal and ``COLUMNS`` is not set (rich would use 80).
 PIPE_WIDTH = 100
+
+#: Files larger than this are read with a progress bar (on stderr, when it is a terminal).
+LARGE_INPUT_BYTES = 50 * 1024 * 1024
+
+#: The generated checkout scenario of ``xrfast demo``: 120 orders through API Gateway, the
+#: order-service Lambda, Stripe, inventory-service on Fargate (RDS, DynamoDB) and, via SNS, the
+#: notification-service Lambda; a few orders vanish after payment (a fixed seed: always the same).
+DEMO_CHECKOUT: dict[str, Any] = {
+    "traces": 120,
+    "seed": 2023,
+    "vanish_rate": 0.03,
+    "payload_bytes": (0, 200),
+}
 
 
 class UsageError(Exception):
@@ -93,11 +114,17 @@ class Assembled:
     seconds: float
 
 
-def read_input(name: str) -> bytes:
-    """The bytes of file ``name`` (``-`` is stdin), decompressed when it is gzip."""
+def read_input(name: str, *, progress: Console | None = None) -> bytes:
+    """The bytes of file ``name`` (``-`` is stdin), decompressed when it is gzip.
+
+    With ``progress`` (a console), a file larger than :data:`LARGE_INPUT_BYTES` is read in
+    chunks behind a progress bar on that console.
+    """
     try:
         if name == "-":
             data = sys.stdin.buffer.read()
+        elif progress is not None and os.path.getsize(name) > LARGE_INPUT_BYTES:
+            data = _read_with_progress(name, progress)
         else:
             with open(name, "rb") as f:
                 data = f.read()
@@ -109,6 +136,29 @@ def read_input(name: str) -> bytes:
         except (OSError, EOFError, zlib.error) as e:
             raise UsageError(f"cannot read {name!r}: not valid gzip ({e})") from None
     return data
+
+
+def _read_with_progress(name: str, console: Console, chunk_size: int = 4 << 20) -> bytes:
+    size = os.path.getsize(name)
+    chunks = []
+    columns = (
+        TextColumn("reading [bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar, open(name, "rb") as f:
+        task = bar.add_task(os.path.basename(name), total=size)
+        while chunk := f.read(chunk_size):
+            chunks.append(chunk)
+            bar.advance(task, len(chunk))
+    return b"".join(chunks)
+
+
+def progress_console() -> Console | None:
+    """A console on stderr for progress bars, or ``None`` when stderr is not a terminal."""
+    console = Console(stderr=True)
+    return console if console.is_terminal else None
 
 
 def assemble(inputs: Sequence[tuple[str, bytes]], *, format: str, on_error: str) -> Assembled:
@@ -303,17 +353,78 @@ def _count(text: str) -> int:
 
 
 def demo(args: argparse.Namespace, console: Console) -> int:
-    """Assemble and show segments captured from the AWS X-Ray SDK for Python (no input needed)."""
-    data = resources.files("xrfast").joinpath(DEMO_DATA).read_bytes()
-    result = assemble([("demo", data)], format="ndjson", on_error="raise")
-    if not args.json:
-        console.print(
-            "[bold]xrfast demo[/] · segments captured from the [bold]AWS X-Ray SDK for Python[/]:"
-            " 16 checkout requests through checkout-api → order-service → inventory-service,"
-            " streamed as the X-Ray daemon receives them."
+    """Show real AWS X-Ray SDK segments, then a checkout flow where orders vanish (no input)."""
+    code = EXIT_OK
+    if args.scenario in ("all", "sdk") or args.json:
+        data = resources.files("xrfast").joinpath(DEMO_DATA).read_bytes()
+        result = assemble([("demo", data)], format="ndjson", on_error="raise")
+        if not args.json:
+            console.print(
+                "[bold]xrfast demo[/] · segments captured from the [bold]AWS X-Ray SDK for"
+                " Python[/]: 16 checkout requests through checkout-api → order-service →"
+                " inventory-service, streamed as the X-Ray daemon receives them."
+            )
+            console.print()
+        code = show(result, console, args, source=DEMO_DATA.rsplit("/", 1)[-1])
+    if args.scenario in ("all", "checkout") and not args.json:
+        if args.scenario == "all":
+            console.print()
+            console.rule(style="dim")
+        demo_checkout(console, limit=args.limit or None)
+    return code
+
+
+def demo_checkout(console: Console, *, limit: int | None = None) -> list[str]:
+    """The generated checkout scenario: its service map and the orders that vanished after
+    payment, with the services they never reached. Returns the vanished trace ids."""
+    from xrfast.bench import workload  # stdlib + orjson only
+
+    config = workload.WorkloadConfig(**DEMO_CHECKOUT)
+    docs, truth = workload.generate_with_truth(config)
+    result = assemble([("checkout", workload.to_ndjson(docs))], format="ndjson", on_error="raise")
+    console.print(
+        f"[bold]Scenario: checkout[/] · {config.traces} orders generated by"
+        f" [bold]xrfast.bench.workload[/] (seed {config.seed}): API Gateway → order-service"
+        " (Lambda) → Stripe → inventory-service (Fargate, with RDS and DynamoDB) →"
+        " notification-service (SNS → Lambda). A few orders vanish after payment: the inventory"
+        " task never reports and no notification is sent, yet the customer gets 200."
+    )
+    console.print()
+    console.print(
+        render.summary_line(
+            source="checkout.ndjson",
+            documents=result.documents,
+            traces=len(result.traces),
+            nbytes=result.nbytes,
+            seconds=result.seconds,
         )
-        console.print()
-    return show(result, console, args, source=DEMO_DATA.rsplit("/", 1)[-1])
+    )
+    console.print()
+    analyze_traces = getattr(xrfast, "analyze", None)
+    if analyze_traces is not None:
+        analysis = analyze_traces(result.traces)
+        graph, latency = analysis.service_graph(), analysis.percentiles()
+        console.print(render.service_map_table(graph, latency, title="Service map"))
+    else:
+        summaries = result.traces.summaries()
+        console.print(render.services_from_summaries_table(summaries, title="Services"))
+    console.print()
+    report = result.traces.paths(examples=len(truth.vanished) or 1)
+    console.print(Text("Paths", style="bold"))
+    console.print(render.paths_view(report, limit=limit))
+    return list(truth.vanished)
+
+
+def demo_options(parser: argparse.ArgumentParser) -> None:
+    """``--scenario``."""
+    parser.add_argument(
+        "--scenario",
+        choices=("all", "sdk", "checkout"),
+        default="all",
+        help="sdk: segments captured from the AWS X-Ray SDK for Python; checkout: a generated"
+        " checkout flow analysed for orders that vanish; all (the default): both."
+        " --json prints the SDK traces only",
+    )
 
 
 def traces(args: argparse.Namespace, console: Console) -> int:
@@ -324,6 +435,162 @@ def traces(args: argparse.Namespace, console: Console) -> int:
     return show(
         result, console, args, source=names[0] if len(names) == 1 else f"{len(names)} files"
     )
+
+
+def analyze_options(parser: argparse.ArgumentParser) -> None:
+    """``--summaries``, ``--graph``, ``--paths``, ``--start``, ``--end``, ``--json``,
+    ``--no-color``, ``--limit``."""
+    sections = parser.add_argument_group("what to show (default: everything)")
+    sections.add_argument(
+        "--summaries", action="store_true", help="trace summaries and the problem traces"
+    )
+    sections.add_argument("--graph", action="store_true", help="the service map")
+    sections.add_argument(
+        "--paths", action="store_true", help="the paths traces took, rare and truncated ones"
+    )
+    parser.add_argument(
+        "--start",
+        type=_time,
+        metavar="T",
+        help="only traces whose first segment starts at or after T (epoch seconds or ISO 8601;"
+        " UTC unless it says otherwise)",
+    )
+    parser.add_argument(
+        "--end", type=_time, metavar="T", help="only traces whose first segment starts before T"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='print X-Ray\'s shapes instead, one JSON document per line: {"TraceSummaries": [...]},'
+        ' the GetServiceGraph response ({"Services": [...]}), the path report ({"EntryPoints":'
+        " [...]})",
+    )
+    parser.add_argument("--no-color", action="store_true", help="plain text, no colors or styles")
+    parser.add_argument(
+        "--limit",
+        type=_count,
+        default=20,
+        metavar="N",
+        help="show at most N rows per table (default 20; 0 for all)",
+    )
+
+
+def _time(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected epoch seconds or an ISO 8601 time, not {text!r}"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        value = moment.timestamp()
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite time, not {text!r}")
+    return value
+
+
+def analyze(args: argparse.Namespace, console: Console) -> int:
+    """Analyze the traces in FILE...: summaries, the service map, problem traces and paths."""
+    names = ["<stdin>" if name == "-" else name for name in args.files]
+    progress = None if args.json else progress_console()
+    inputs = [(name, read_input(path, progress=progress)) for name, path in zip(names, args.files)]
+    large = sum(len(data) for _, data in inputs) > LARGE_INPUT_BYTES
+    busy = progress.status("assembling…") if progress is not None and large else nullcontext()
+    with busy:
+        result = assemble(inputs, format=args.format, on_error=args.on_error)
+        traces, analysis = result.traces, None
+        analyze_traces = getattr(xrfast, "analyze", None)  # the service graph API
+        if analyze_traces is not None:
+            window = {}
+            if args.start is not None or args.end is not None:
+                window = {
+                    "start": 0.0 if args.start is None else args.start,
+                    "end": sys.float_info.max if args.end is None else args.end,
+                }
+            try:
+                analysis = analyze_traces(traces, **window)
+            except ValueError as e:
+                raise UsageError(f"--start/--end: {e}") from None
+            traces = analysis.traces
+        elif args.start is not None or args.end is not None:
+            raise UsageError("--start/--end need the service graph (xrfast.analyze)")
+    every = not (args.summaries or args.graph or args.paths)
+    show_summaries, show_graph, show_paths = (
+        every or args.summaries,
+        every or args.graph,
+        every or args.paths,
+    )
+    if args.json:
+        if show_summaries:
+            _write_json(traces.summaries_json())
+        if show_graph and analysis is not None:
+            _write_json(analysis.service_graph_json())
+        if show_paths:
+            _write_json(traces.paths_json())
+        _report_rejections(result)
+        return EXIT_REJECTED if result.rejected else EXIT_OK
+
+    limit = args.limit or None
+    source = names[0] if len(names) == 1 else f"{len(names)} files"
+    console.print(
+        render.summary_line(
+            source=source,
+            documents=result.documents,
+            traces=len(result.traces),
+            nbytes=result.nbytes,
+            seconds=result.seconds,
+            rejected=result.rejected,
+        )
+    )
+    if len(traces) != len(result.traces):
+        console.print(f"{len(traces):,} traces in the window", style="dim")
+    summaries = traces.summaries() if show_summaries or (show_graph and analysis is None) else []
+    if show_summaries and len(traces):
+        console.print()
+        console.print(render.summaries_table(summaries, limit=limit, title="Trace summaries"))
+    if show_graph and len(traces):
+        console.print()
+        if analysis is not None:
+            console.print(
+                render.service_map_table(
+                    analysis.service_graph(), analysis.percentiles(), title="Service map"
+                )
+            )
+        else:
+            console.print(render.services_from_summaries_table(summaries, title="Services"))
+    if show_summaries and len(traces):
+        console.print()
+        problems = sum(1 for s in summaries if render.summary_flags(s))
+        if problems:
+            console.print(
+                render.problems_table(
+                    summaries, limit=limit, title=f"Problem traces ({problems:,})"
+                )
+            )
+        else:
+            console.print("No problem traces: no fault, error, throttle or partial trace.")
+    if show_paths and len(traces):
+        console.print()
+        console.print(Text("Paths", style="bold"))
+        console.print(render.paths_view(traces.paths(), limit=limit))
+    if result.errors:
+        sources = result.error_sources if len(set(result.error_sources)) > 1 else None
+        console.print()
+        console.print(render.rejections_table(result.errors, sources=sources, limit=limit))
+    return EXIT_REJECTED if result.rejected else EXIT_OK
+
+
+def _report_rejections(result: Assembled) -> None:
+    for name, error in zip(result.error_sources, result.errors):
+        print(f"{PROG}: {name}: {error}", file=sys.stderr)
+    if result.rejected > len(result.errors):
+        print(
+            f"{PROG}: {result.rejected - len(result.errors):,} documents rejected", file=sys.stderr
+        )
 
 
 def bench(args: argparse.Namespace, console: Console) -> int:
@@ -350,8 +617,9 @@ class Command:
 
 
 COMMANDS = (
-    Command("demo", demo, (view_options,)),
+    Command("demo", demo, (view_options, demo_options)),
     Command("traces", traces, (input_options, view_options)),
+    Command("analyze", analyze, (input_options, analyze_options)),
     Command("bench", bench, (bench_options,)),
 )
 

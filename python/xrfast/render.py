@@ -11,7 +11,8 @@ shown under that calling subsegment, so a request reads top to bottom across ser
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from rich import box
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
@@ -28,11 +30,20 @@ from xrfast import Trace, TraceSet, UnprocessedTraceSegment
 __all__ = [
     "FLAG_STYLES",
     "TraceRow",
+    "entry_point_title",
     "format_bytes",
     "format_ms",
     "legend",
+    "path_chain",
+    "paths_view",
     "pick_trace",
+    "problems_table",
     "rejections_table",
+    "service_map_table",
+    "service_name",
+    "services_from_summaries_table",
+    "summaries_table",
+    "summary_flags",
     "summary_line",
     "trace_rows",
     "trace_table",
@@ -563,3 +574,348 @@ def rejections_table(
     if hidden > 0:
         table.caption = f"… and {hidden:,} more (--limit 0 shows all)"
     return table
+
+
+# --------------------------------------------------------------------------------------------
+# Analysis: trace summaries, the service map, problem traces, paths
+
+
+def _table(title: str | None, *, style: str = "bold") -> Table:
+    return Table(
+        title=title,
+        title_justify="left",
+        title_style=style,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),  # with the blank column divider: two spaces between columns
+        header_style="bold",
+        caption_justify="left",
+        caption_style="dim",
+    )
+
+
+def _hidden_caption(table: Table, total: int, what: str) -> None:
+    hidden = total - table.row_count
+    if hidden > 0:
+        table.caption = f"… and {hidden:,} more {what} (--limit 0 shows all)"
+
+
+def service_name(service: Mapping[str, Any]) -> str:
+    """``name (type)`` of a ``ServiceId``-like dict (``Name``, ``Type``), or just the name."""
+    kind = service.get("Type")
+    return f"{service['Name']} ({kind})" if kind else str(service["Name"])
+
+
+def summary_flags(summary: Mapping[str, Any]) -> tuple[str, ...]:
+    """The flags of a ``TraceSummary``: ``fault``, ``error``, ``throttle``, ``partial``."""
+    flags = [
+        flag
+        for flag, key in (("fault", "HasFault"), ("error", "HasError"), ("throttle", "HasThrottle"))
+        if summary.get(key)
+    ]
+    if summary.get("IsPartial"):
+        flags.append("partial")
+    return tuple(flags)
+
+
+def _ms_text(seconds: float | None) -> Text:
+    if seconds is None:
+        return Text("—", style="dim")
+    return Text.assemble((format_ms(seconds), "cyan"), (" ms", "dim"))
+
+
+def _request_text(http: Mapping[str, Any]) -> Text:
+    """``POST /checkout``: the method and the URL's path (the host is the entry point's)."""
+    method, url = http.get("HttpMethod"), http.get("HttpURL")
+    text = Text()
+    if isinstance(method, str):
+        text.append(method + " ", style="dim")
+    if isinstance(url, str):
+        try:
+            path = urlsplit(url).path or "/"
+        except ValueError:
+            path = url
+        text.append(path, style="dim")
+    return text
+
+
+def summaries_table(
+    summaries: Sequence[Mapping[str, Any]], *, limit: int | None = None, title: str | None = None
+) -> Table:
+    """A table of ``TraceSummary`` dicts: id, entry point, request, status, response time and
+    flags (the first ``limit`` of them, the rest counted)."""
+    table = _table(title)
+    table.add_column("trace id", no_wrap=True, style="bright_black")
+    table.add_column("entry point", overflow="ellipsis", no_wrap=True, max_width=14)
+    table.add_column("request", overflow="ellipsis", no_wrap=True, max_width=16)
+    table.add_column("HTTP", justify="right", no_wrap=True)
+    table.add_column("time", justify="right", no_wrap=True)
+    table.add_column("flags", no_wrap=True)
+    for summary in summaries if limit is None else summaries[:limit]:
+        entry = summary.get("EntryPoint")
+        http = summary.get("Http", {})
+        status = http.get("HttpStatus")
+        table.add_row(
+            summary["Id"],
+            entry["Name"] if entry else Text("(no root)", style="dim italic"),
+            _request_text(http),
+            _status(status if isinstance(status, int) else None),
+            _ms_text(summary.get("ResponseTime")),
+            _flags(summary_flags(summary)),
+        )
+    _hidden_caption(table, len(summaries), "traces")
+    return table
+
+
+def _rate(part: int, total: int) -> Text:
+    if total == 0:
+        return Text("—", style="dim")
+    share = part / total
+    style = "bold red" if share >= 0.05 else "yellow" if share > 0 else "dim"
+    return Text(f"{share:.1%}", style=style)
+
+
+def service_map_table(
+    graph: Mapping[str, Any],
+    percentiles: Mapping[str, Any] | None = None,
+    *,
+    title: str | None = None,
+) -> RenderableType:
+    """The service graph (``GetServiceGraph``'s ``Services``) as a table — one row per node with
+    its requests, 4xx and 5xx rates and latency percentiles (from ``Analysis.percentiles()``,
+    when given) — then its edges, callees grouped by caller. Client nodes are left out."""
+    latency: dict[tuple[Any, Any, Any], Mapping[str, Any]] = {}
+    for node in (percentiles or {}).get("nodes", []):
+        latency[(node["name"], node["type"], node["account_id"])] = node
+    # A name shared by several nodes (a service and its inferred twin) gets its type too.
+    shared = Counter(s["Name"] for s in graph["Services"] if s.get("Type") != "client")
+    names = {
+        s["ReferenceId"]: service_name(s) if shared[s["Name"]] > 1 else s["Name"]
+        for s in graph["Services"]
+    }
+    table = _table(title)
+    table.add_column("service", overflow="ellipsis", no_wrap=True, max_width=22)
+    table.add_column("type", overflow="ellipsis", no_wrap=True, max_width=21, style="dim")
+    table.add_column("requests", justify="right", no_wrap=True)
+    table.add_column("4xx", justify="right", no_wrap=True)
+    table.add_column("5xx", justify="right", no_wrap=True)
+    if percentiles is not None:
+        table.add_column("p50", justify="right", no_wrap=True)
+        table.add_column("p99", justify="right", no_wrap=True)
+    calls = []
+    for service in graph["Services"]:
+        stats = service.get("SummaryStatistics")
+        if stats is None:  # a client node: who called the root, nothing measured
+            continue
+        total = stats["TotalCount"]
+        cells: list[RenderableType] = [
+            Text(service["Name"], style="bold" if service.get("Root") else ""),
+            service.get("Type") or "",
+            f"{total:,}",
+            _rate(stats["ErrorStatistics"]["TotalCount"], total),
+            _rate(stats["FaultStatistics"]["TotalCount"], total),
+        ]
+        if percentiles is not None:
+            node = latency.get((service["Name"], service.get("Type"), service.get("AccountId")))
+            cells += [
+                _ms_text(node["p50"] if node else None),
+                _ms_text(node["p99"] if node else None),
+            ]
+        table.add_row(*cells)
+        callees = [names[edge["ReferenceId"]] for edge in service.get("Edges", [])]
+        if callees:
+            calls.append(Text.assemble((service["Name"], "bold"), " → ", ", ".join(callees)))
+    if not calls:
+        return table
+    return Group(table, Text.assemble(("calls: ", "dim"), Text("; ").join(calls)))
+
+
+def services_from_summaries_table(
+    summaries: Sequence[Mapping[str, Any]], *, title: str | None = None
+) -> Table:
+    """Without a service graph: each service of the summaries' ``ServiceIds``, with how many
+    traces reached it and how many of those faulted, errored or were throttled."""
+    rows: dict[tuple[Any, ...], list[int]] = {}
+    for summary in summaries:
+        flags = summary_flags(summary)
+        for service in summary.get("ServiceIds", []):
+            key = (service["Name"], service.get("Type"), service.get("AccountId"))
+            row = rows.setdefault(key, [0, 0, 0, 0])
+            row[0] += 1
+            for n, flag in enumerate(("fault", "error", "throttle"), start=1):
+                row[n] += flag in flags
+    table = _table(title)
+    table.add_column("service", overflow="fold", max_width=28)
+    table.add_column("type", overflow="ellipsis", no_wrap=True, max_width=26, style="dim")
+    table.add_column("traces", justify="right")
+    table.add_column("with fault", justify="right")
+    table.add_column("with error", justify="right")
+    table.add_column("throttled", justify="right")
+    for (name, kind, _), (count, fault, error, throttle) in sorted(
+        rows.items(), key=lambda kv: (-kv[1][0], str(kv[0]))
+    ):
+        table.add_row(
+            name,
+            kind or "",
+            f"{count:,}",
+            _rate(fault, count),
+            _rate(error, count),
+            _rate(throttle, count),
+        )
+    return table
+
+
+def _root_cause(summary: Mapping[str, Any]) -> Text:
+    """The culprit of the first fault (else error) root cause: service, entity, exception."""
+    for key in ("FaultRootCauses", "ErrorRootCauses"):
+        for cause in summary.get(key, []):
+            services = cause.get("Services") or []
+            if not services:
+                continue
+            last = services[-1]
+            path = last.get("EntityPath") or []
+            culprit = path[-1] if path else {}
+            text = Text(last["Name"], style="bold")
+            if culprit.get("Name") and culprit["Name"] != last["Name"]:
+                text.append(f" › {culprit['Name']}")
+            for exception in culprit.get("Exceptions", [])[:1]:
+                words = ": ".join(
+                    str(exception[k]) for k in ("Name", "Message") if exception.get(k)
+                )
+                if words:
+                    text.append(f"  {words}", style="red")
+            return text
+    return Text("")
+
+
+def problems_table(
+    summaries: Sequence[Mapping[str, Any]], *, limit: int | None = None, title: str | None = None
+) -> Table:
+    """The traces with a fault, an error, a throttle, or partial, with their root cause."""
+    problems = [s for s in summaries if summary_flags(s)]
+    table = _table(title, style="bold yellow")
+    table.add_column("trace id", no_wrap=True, style="bright_black")
+    table.add_column("HTTP", justify="right")
+    table.add_column("flags", no_wrap=True)
+    table.add_column("root cause", overflow="fold", ratio=1)
+    for summary in problems if limit is None else problems[:limit]:
+        status = summary.get("Http", {}).get("HttpStatus")
+        table.add_row(
+            summary["Id"],
+            _status(status if isinstance(status, int) else None),
+            _flags(summary_flags(summary)),
+            _root_cause(summary),
+        )
+    _hidden_caption(table, len(problems), "problem traces")
+    return table
+
+
+_KIND_STYLES = {"usual": "green", "common": "cyan", "rare": "magenta", "truncated": "bold red"}
+
+
+def _classes_text(classes: dict[str, int]) -> Text:
+    parts = []
+    for name, count in classes.items():
+        style = {"2xx": "green", "4xx": "yellow", "5xx": "bold red"}.get(name, "dim")
+        parts.append(Text.assemble((name, style), f" {count:,}"))
+    return Text(" ").join(parts)
+
+
+def entry_point_title(entry: Mapping[str, Any]) -> Text:
+    """``POST /prod/checkout → api-gateway (AWS::ApiGateway::Stage) · 300 traces``."""
+    text = Text()
+    if entry.get("HttpMethod"):
+        text.append(entry["HttpMethod"] + " ", style="bold")
+    if entry.get("UrlPath"):
+        text.append(entry["UrlPath"] + " ", style="bold")
+    text.append("→ " if len(text) else "")
+    text.append(service_name(entry["EntryPoint"]), style="bold")
+    text.append(f" · {entry['Count']:,} trace{'s' if entry['Count'] != 1 else ''}", style="dim")
+    return text
+
+
+def path_chain(path: Mapping[str, Any]) -> Text:
+    """The edges of a path as ``a → b, c; b → d`` (callees grouped by caller, call order)."""
+    groups: dict[str, list[str]] = {}
+    for edge in path["Edges"]:
+        groups.setdefault(edge["Caller"]["Name"], []).append(edge["Callee"]["Name"])
+    for edge in path["Unreported"]:
+        groups.setdefault(edge["Caller"]["Name"], []).append(f"{edge['Callee']['Name']} ✗")
+    if not groups:
+        return Text("(the entry point alone)", style="dim italic")
+    return Text("; ").join(
+        Text.assemble((caller, "bold"), " → ", ", ".join(callees))
+        for caller, callees in groups.items()
+    )
+
+
+def paths_view(report: Mapping[str, Any], *, limit: int | None = None) -> RenderableType:
+    """The path report of ``TraceSet.paths()``: per entry point, its usual path and a table of
+    every path (kind, traces, share, statuses, services missed compared with the usual path,
+    example trace ids), then the silent ones spelled out — traces that answered 2xx but never
+    reached services the usual path reaches."""
+    parts: list[RenderableType] = []
+    entries = report["EntryPoints"]
+    for entry in entries if limit is None else entries[:limit]:
+        usual = entry["Paths"][0]
+        parts.append(entry_point_title(entry))
+        parts.append(
+            Padding(Text.assemble(("usual path: ", "dim"), path_chain(usual)), (0, 0, 0, 2))
+        )
+        table = _table(None)
+        table.add_column("path", no_wrap=True)
+        table.add_column("traces", justify="right")
+        table.add_column("share", justify="right")
+        table.add_column("HTTP", no_wrap=True)
+        table.add_column("never reached", overflow="fold", ratio=1)
+        table.add_column("example trace", no_wrap=True, style="bright_black")
+        paths = entry["Paths"] if limit is None else entry["Paths"][:limit]
+        for path in paths:
+            kind = Text(path["Kind"], style=_KIND_STYLES.get(path["Kind"], ""))
+            if path["Silent"]:
+                kind.append(" ⚠", style="bold red")
+            missing = ", ".join(s["Name"] for s in path["Missing"])
+            table.add_row(
+                kind,
+                f"{path['Count']:,}",
+                f"{path['Share']:.1%}",
+                _classes_text(path["HttpStatusClasses"]),
+                Text(missing, style="red") if missing else Text("—", style="dim"),
+                path["TraceIds"][0] if path["TraceIds"] else "",
+            )
+        _hidden_caption(table, len(entry["Paths"]), "paths")
+        parts.append(table)
+        for path in entry["Paths"]:
+            if not path["Silent"]:
+                continue
+            missing = ", ".join(s["Name"] for s in path["Missing"])
+            warning = Text.assemble(
+                ("⚠ ", "bold red"),
+                (f"{path['OkCount']:,}", "bold"),
+                f" trace{'s' if path['OkCount'] != 1 else ''} answered 2xx but never reached ",
+                (missing, "bold red"),
+            )
+            if path["Unreported"]:
+                called = ", ".join(
+                    f"{e['Caller']['Name']} → {e['Callee']['Name']}" for e in path["Unreported"]
+                )
+                warning.append(f" (called, never reported: {called})", style="dim")
+            parts.append(warning)
+            parts.append(Padding(Text.assemble(("took: ", "dim"), path_chain(path)), (0, 0, 0, 2)))
+            for trace_id in path["OkTraceIds"]:
+                parts.append(Text("  " + trace_id, style="bright_black"))
+            if path["OkCount"] > len(path["OkTraceIds"]):
+                more = path["OkCount"] - len(path["OkTraceIds"])
+                parts.append(Text(f"  … and {more:,} more", style="dim"))
+        parts.append(Text(""))
+    hidden = len(entries) - (len(entries) if limit is None else min(limit, len(entries)))
+    if hidden:
+        parts.append(Text(f"… and {hidden:,} more entry points (--limit 0 shows all)", style="dim"))
+    if report["TracesWithoutRoot"]:
+        parts.append(
+            Text(f"{report['TracesWithoutRoot']:,} traces without a root have no path", style="dim")
+        )
+    if not entries:
+        parts.append(Text("no trace has a root: no paths", style="dim italic"))
+    return Group(*parts)
