@@ -128,3 +128,34 @@ def assert_valid_trace_summaries(summaries: list[dict[str, Any]]) -> None:
                 summary["StartTime"], abs=1e-6
             )
         assert back == {k: v for k, v in summary.items() if k != "StartTime"}
+
+
+def _same_after_parse(back: Any, sent: Any, path: str = "") -> None:
+    """botocore's parser gives timestamps back as datetimes; everything else must be equal."""
+    if hasattr(back, "timestamp") and not isinstance(back, (int, float)):
+        assert back.timestamp() == pytest.approx(sent, abs=1e-6), path
+    elif isinstance(sent, dict):
+        assert isinstance(back, dict) and set(back) == set(sent), (path, back, sent)
+        for key in sent:
+            _same_after_parse(back[key], sent[key], f"{path}.{key}")
+    elif isinstance(sent, list):
+        assert isinstance(back, list) and len(back) == len(sent), path
+        for n, (b, s) in enumerate(zip(back, sent)):
+            _same_after_parse(b, s, f"{path}[{n}]")
+    else:
+        assert back == sent, (path, back, sent)
+
+
+def assert_valid_output(operation: str, response: dict[str, Any]) -> None:
+    """`response` has exactly the JSON types of `operation`'s output shape (no member the model
+    lacks), passes botocore's validator, and botocore's rest-json parser reads it back to the
+    same values (timestamps as datetimes)."""
+    output_shape = xray_service_model().operation_model(operation).output_shape
+    assert_shape(response, output_shape, operation)
+    report = botocore.validate.ParamValidator().validate(response, output_shape)
+    assert not report.has_errors(), report.generate_report()
+    parsed = botocore.parsers.create_parser("rest-json").parse(
+        {"status_code": 200, "headers": {}, "body": json.dumps(response).encode()}, output_shape
+    )
+    parsed.pop("ResponseMetadata")
+    _same_after_parse(parsed, response, operation)

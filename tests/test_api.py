@@ -97,8 +97,10 @@ def test_the_package_exports_its_public_api_and_version():
     assert sorted(xrfast.__all__) == sorted(
         [
             "__version__",
+            "analyze",
             "parse",
             "read",
+            "Analysis",
             "Trace",
             "TraceSet",
             "TraceAssembler",
@@ -113,7 +115,9 @@ def test_the_package_exports_its_public_api_and_version():
     assert xrfast.__version__ == _core.__version__ == importlib.metadata.version("xrfast")
 
 
-@pytest.mark.parametrize("cls", [xrfast.Trace, xrfast.TraceSet, xrfast.UnprocessedTraceSegment])
+@pytest.mark.parametrize(
+    "cls", [xrfast.Trace, xrfast.TraceSet, xrfast.UnprocessedTraceSegment, xrfast.Analysis]
+)
 def test_result_objects_are_made_by_the_engine_only(cls):
     with pytest.raises(TypeError, match=rf"^cannot create 'xrfast\.{cls.__name__}' instances$"):
         cls()

@@ -84,6 +84,13 @@ CORRECT_USE = """
         has_fault: bool = trace.summary()["HasFault"]
         entry: str = trace.summary()["EntryPoint"]["Name"]
     summaries: bytes = assembler.flush().summaries_json()
+    analysis: xrfast.Analysis = xrfast.analyze(traces, start=0.0, end=60.0)
+    analysis.add(assembler.flush())
+    p99: float | None = analysis.merge(analysis).percentiles()["edges"][0]["p99"]
+    node = analysis.service_graph()["Services"][0]
+    total: int = node["Edges"][0]["SummaryStatistics"]["TotalCount"]
+    series = analysis.time_series(300, service=node)["TimeSeriesServiceStatistics"]
+    graph: bytes = analysis.service_graph_json()
     code: str = rejected[0].to_dict()["ErrorCode"]
     try:
         xrfast.parse("{")
@@ -104,6 +111,8 @@ MISTAKES = {
     "xrfast.parse('').to_dict()['Traces'][0]['Id'] + 1": 'Unsupported operand types for + ("str" '
     'and "int")',
     "xrfast.TraceAssembler().stats['evicted']": '"AssemblerStats" has no key "evicted"',
+    "xrfast.analyze('').time_series(120)": 'Argument 1 to "time_series" of "Analysis" has '
+    'incompatible type "Literal[120]"',
 }
 
 

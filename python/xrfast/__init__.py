@@ -12,14 +12,18 @@
   complete, memory bounded by configurable limits with every drop counted.
 * :class:`Trace` gives the rebuilt documents in X-Ray's ``BatchGetTraces`` shape, JSON made in
   Rust, and numpy columns.
+* :func:`analyze` builds X-Ray's service graph (``GetServiceGraph``, ``GetTraceGraph``,
+  ``GetTimeSeriesServiceStatistics``) with latency percentiles; an :class:`Analysis` merges.
 """
 
 from xrfast._core import (
+    Analysis,
     Trace,
     TraceAssembler,
     TraceSet,
     UnprocessedTraceSegment,
     __version__,
+    analyze,
     parse,
     read,
 )
@@ -31,6 +35,7 @@ from xrfast.exceptions import (
 )
 
 __all__ = [
+    "Analysis",
     "InputFormatError",
     "SegmentDecodeError",
     "SegmentValidationError",
@@ -40,6 +45,7 @@ __all__ = [
     "UnprocessedTraceSegment",
     "XRayError",
     "__version__",
+    "analyze",
     "parse",
     "read",
 ]

@@ -26,12 +26,14 @@ import numpy.typing as npt
 from typing_extensions import Buffer, NotRequired, Self, TypeAlias
 
 __all__ = [
+    "Analysis",
     "ChunkReader",
     "Trace",
     "TraceAssembler",
     "TraceSet",
     "UnprocessedTraceSegment",
     "__version__",
+    "analyze",
     "parse",
     "parse_only",
     "read",
@@ -875,3 +877,292 @@ class ChunkReader:
             StopIteration: the file is exhausted.
             OSError: reading failed (or the gzip stream is corrupt).
         """
+
+# --- the service graph (spec §5; docs/decisions.md, "Service graph") ---------------------------
+
+@type_check_only
+class HistogramEntryDict(TypedDict):
+    """botocore's ``HistogramEntry``: a response time in seconds, rounded to milliseconds, and
+    how many requests took it."""
+
+    Value: float
+    Count: int
+
+@type_check_only
+class ErrorStatisticsDict(TypedDict):
+    """4xx requests: ``ThrottleCount`` (throttled or 429) and ``OtherCount``."""
+
+    ThrottleCount: int
+    OtherCount: int
+    TotalCount: int
+
+@type_check_only
+class FaultStatisticsDict(TypedDict):
+    """5xx requests (``OtherCount`` equals ``TotalCount``: no 5xx class is tracked apart)."""
+
+    OtherCount: int
+    TotalCount: int
+
+@type_check_only
+class SummaryStatisticsDict(TypedDict):
+    """botocore's ``ServiceStatistics`` / ``EdgeStatistics`` of completed requests:
+    ``TotalCount == OkCount + ErrorStatistics.TotalCount + FaultStatistics.TotalCount``."""
+
+    OkCount: int
+    ErrorStatistics: ErrorStatisticsDict
+    FaultStatistics: FaultStatisticsDict
+    TotalCount: int
+    #: Seconds, summed over the completed requests.
+    TotalResponseTime: float
+
+@type_check_only
+class EdgeDict(TypedDict):
+    """An outgoing edge of a node (botocore's ``Edge``), measured by the caller."""
+
+    #: The callee's ``ReferenceId``.
+    ReferenceId: int
+    StartTime: NotRequired[float]
+    EndTime: NotRequired[float]
+    SummaryStatistics: SummaryStatisticsDict
+    ResponseTimeHistogram: list[HistogramEntryDict]
+    #: Always empty (spec §10 Q10).
+    Aliases: list[Any]
+
+@type_check_only
+class ServiceDict(TypedDict):
+    """A node of the graph (botocore's ``Service``). A ``client`` node has no ``Root``,
+    ``SummaryStatistics`` or histograms."""
+
+    #: The node's position in ``Services`` (nodes are sorted by name, type, account).
+    ReferenceId: int
+    Name: str
+    Names: list[str]
+    Root: NotRequired[bool]
+    AccountId: NotRequired[str]
+    Type: NotRequired[str]
+    #: ``"active"`` when the node sends segments, else ``"unknown"``.
+    State: str
+    StartTime: NotRequired[float]
+    EndTime: NotRequired[float]
+    Edges: list[EdgeDict]
+    SummaryStatistics: NotRequired[SummaryStatisticsDict]
+    DurationHistogram: NotRequired[list[HistogramEntryDict]]
+    ResponseTimeHistogram: NotRequired[list[HistogramEntryDict]]
+
+@type_check_only
+class ServiceGraphDict(TypedDict):
+    """The ``GetServiceGraph`` response (without paging). ``StartTime``/``EndTime`` are the
+    window, or the graph's extent without one (left out for an empty graph)."""
+
+    StartTime: NotRequired[float]
+    EndTime: NotRequired[float]
+    Services: list[ServiceDict]
+    ContainsOldGroupVersions: bool
+
+@type_check_only
+class TraceGraphDict(TypedDict):
+    """The ``GetTraceGraph`` response (without paging)."""
+
+    Services: list[ServiceDict]
+
+@type_check_only
+class TimeSeriesEntryDict(TypedDict):
+    """One period of ``GetTimeSeriesServiceStatistics``: ``EdgeSummaryStatistics`` for edges,
+    ``ServiceSummaryStatistics`` for a service."""
+
+    #: The period's start, epoch seconds (a multiple of the period).
+    Timestamp: float
+    EdgeSummaryStatistics: NotRequired[SummaryStatisticsDict]
+    ServiceSummaryStatistics: NotRequired[SummaryStatisticsDict]
+    ResponseTimeHistogram: list[HistogramEntryDict]
+
+@type_check_only
+class TimeSeriesDict(TypedDict):
+    """The ``GetTimeSeriesServiceStatistics`` response (without paging)."""
+
+    TimeSeriesServiceStatistics: list[TimeSeriesEntryDict]
+    ContainsOldGroupVersions: bool
+
+@type_check_only
+class NodeKeyDict(TypedDict):
+    """A node: ``type`` and ``account_id`` are ``None`` when unknown."""
+
+    name: str
+    type: str | None
+    account_id: str | None
+
+@type_check_only
+class LatencyDict(TypedDict):
+    """Response times in seconds: exact ``count``, ``min``, ``max`` and ``sum``; quantiles
+    from a DDSketch within 1 % of a value of the data (``None`` when there is none)."""
+
+    count: int
+    min: float | None
+    max: float | None
+    sum: float
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    p99: float | None
+
+@type_check_only
+class NodeLatencyDict(NodeKeyDict, LatencyDict):
+    """A node's latency (its own segments' response times)."""
+
+@type_check_only
+class EdgeLatencyDict(LatencyDict):
+    """An edge's latency (as measured by the caller)."""
+
+    source: NodeKeyDict
+    target: NodeKeyDict
+
+@type_check_only
+class PercentilesDict(TypedDict):
+    """Latency per node (client nodes excepted) and per edge."""
+
+    nodes: list[NodeLatencyDict]
+    edges: list[EdgeLatencyDict]
+
+@type_check_only
+class _NodeSelector(TypedDict):
+    """A node, as ``Services`` entries name it (extra members are ignored)."""
+
+    Name: str
+    Type: NotRequired[str | None]
+    AccountId: NotRequired[str | None]
+
+#: What :meth:`Analysis.time_series` accepts as a node: a ``Services`` entry, or a dict with
+#: ``Name`` and optional ``Type`` and ``AccountId``.
+_Node: TypeAlias = _NodeSelector | ServiceDict
+
+def analyze(
+    source: _Source[_ChunkT] | TraceSet,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    format: Format = "auto",
+    on_error: OnError = "raise",
+    keep_traces: bool = True,
+    max_segments_per_trace: int = 10000,
+    max_trace_bytes: int = 512000,
+    max_document_bytes: int = 65536,
+    max_depth: int = 64,
+    max_json_depth: int = 512,
+) -> Analysis:
+    """Assembles traces (or takes a :class:`TraceSet`) and builds their service graph.
+
+    The graph, statistics, histograms and latency sketches are built in Rust with the GIL
+    released, in parallel for large sets.
+
+    Arguments:
+        source: what :func:`parse` accepts, or a :class:`TraceSet` (used as it is).
+        start: with ``end``, the window ``[start, end)`` in epoch seconds: only traces whose
+            first segment starts inside it are analysed, and it is the service graph's
+            ``StartTime``/``EndTime``.
+        end: see ``start``.
+        format: as for :func:`parse`.
+        on_error: as for :func:`parse`; with ``"collect"`` the rejections are in
+            :attr:`Analysis.errors`.
+        keep_traces: keep the traces for :meth:`Analysis.summaries`,
+            :meth:`Analysis.trace_graph` and :attr:`Analysis.traces` (the default). ``False``
+            keeps only the graph, so a long stream fed to :meth:`Analysis.add` holds bounded
+            memory (the nodes, edges and their time buckets).
+        max_segments_per_trace: as for :func:`parse`.
+        max_trace_bytes: as for :func:`parse`.
+        max_document_bytes: as for :func:`parse`.
+        max_depth: as for :func:`parse`.
+        max_json_depth: as for :func:`parse`.
+
+    Returns:
+        The analysis.
+
+    Raises:
+        ValueError: only one of ``start`` and ``end`` is given, they are not finite, or
+            ``start > end``; anything :func:`parse` raises for a non-``TraceSet`` source.
+    """
+
+@final
+class Analysis:
+    """The service graph, time series and latency percentiles of a set of traces (made by
+    :func:`analyze`). Mergeable: :meth:`merge` of two analyses equals one analysis of both."""
+
+    @property
+    def traces(self) -> TraceSet:
+        """The analysed traces, in the order they were added.
+
+        Raises:
+            ValueError: the analysis keeps no traces (``keep_traces=False``).
+        """
+
+    @property
+    def keep_traces(self) -> bool:
+        """Whether the traces are kept (see :func:`analyze`)."""
+
+    @property
+    def errors(self) -> list[UnprocessedTraceSegment]:
+        """Documents rejected by :func:`analyze` (with ``on_error="collect"``)."""
+
+    @property
+    def window(self) -> tuple[float, float] | None:
+        """The window ``(start, end)``, or ``None``."""
+
+    def add(self, traces: TraceSet) -> None:
+        """Adds traces (those inside the window), e.g. each
+        :meth:`TraceAssembler.pop_complete` result of a stream. The GIL is released."""
+
+    def merge(self, other: Analysis) -> Analysis:
+        """A new analysis of both: this one's traces, then ``other``'s (kept only when both keep
+        them). Its window spans both windows (``None`` unless both have one)."""
+
+    def summaries(self) -> list[TraceSummaryDict]:
+        """One ``TraceSummary`` per trace, in order (see :meth:`Trace.summary`).
+
+        Raises:
+            ValueError: the analysis keeps no traces (``keep_traces=False``).
+        """
+
+    def service_graph(self) -> ServiceGraphDict:
+        """The ``GetServiceGraph`` response: nodes by name, type and account, ``ReferenceId``
+        their position; each node's ``Edges`` by callee."""
+
+    def service_graph_json(self) -> bytes:
+        """:meth:`service_graph` as UTF-8 JSON made in Rust."""
+
+    def trace_graph(self, trace_ids: list[str]) -> TraceGraphDict:
+        """The ``GetTraceGraph`` response: the graph of the analysed traces with these ids
+        (ids not analysed contribute nothing).
+
+        Raises:
+            ValueError: not 1 to 5 ids, one is not a trace id, or the analysis keeps no
+                traces (``keep_traces=False``).
+            TypeError: ``trace_ids`` is not a list of strings.
+        """
+
+    def time_series(
+        self,
+        period: Literal[60, 300, 3600] = 60,
+        *,
+        service: _Node | None = None,
+        edge: tuple[_Node, _Node] | None = None,
+    ) -> TimeSeriesDict:
+        """The ``GetTimeSeriesServiceStatistics`` response: one entry per period with completed
+        requests (bucketed by when they ended), inside the window.
+
+        Arguments:
+            period: seconds per entry: 60, 300 or 3600.
+            service: a node: its own requests (``ServiceSummaryStatistics``).
+            edge: ``(caller, callee)``: that edge's requests (``EdgeSummaryStatistics``).
+                Without ``service`` or ``edge``: every client → root edge, the requests that
+                entered the application. An unknown node or edge gives no entries.
+
+        Raises:
+            ValueError: another period, both ``service`` and ``edge``, or a node without
+                ``Name``.
+        """
+
+    def percentiles(self) -> PercentilesDict:
+        """Latency per node and per edge: exact count, min, max and sum, and p50/p90/p95/p99
+        within 1 %."""
+
+    def __len__(self) -> int:
+        """The number of traces analysed (kept or not)."""

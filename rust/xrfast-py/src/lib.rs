@@ -5,6 +5,7 @@
 //! every call into the core, maps core errors to the exception classes of `xrfast.exceptions`,
 //! and builds Python objects only at the edge.
 
+mod analysis;
 mod assembler;
 mod errors;
 mod reader;
@@ -26,8 +27,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<assembler::PyTraceAssembler>()?;
     m.add_class::<errors::PyUnprocessedTraceSegment>()?;
     m.add_class::<reader::PyChunkReader>()?;
+    m.add_class::<analysis::PyAnalysis>()?;
     m.add_function(wrap_pyfunction!(assembler::parse, m)?)?;
     m.add_function(wrap_pyfunction!(assembler::read, m)?)?;
     m.add_function(wrap_pyfunction!(reader::parse_only, m)?)?;
+    m.add_function(wrap_pyfunction!(analysis::analyze, m)?)?;
     Ok(())
 }

@@ -20,7 +20,7 @@ static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 /// JSON produced in Rust → Python objects, through orjson (a runtime dependency). orjson refuses
 /// numbers beyond a double's range (`1e999`), which are valid JSON and pass through documents
 /// untouched; the standard library reads them (as `inf`), so it is the fallback.
-fn loads<'py>(py: Python<'py>, json: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+pub fn loads<'py>(py: Python<'py>, json: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     let orjson = ORJSON_LOADS.get_or_try_init(py, || {
         py.import("orjson")?.getattr("loads").map(Bound::unbind)
     })?;

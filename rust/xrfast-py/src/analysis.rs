@@ -1,0 +1,377 @@
+//! `Analysis` and `analyze`: the service graph, time series and latency percentiles of a set of
+//! traces, made in the core with the GIL released.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use xrfast_core::graph::{Selector, ServiceGraph, PERIODS};
+use xrfast_core::summary::{self, ServiceId};
+use xrfast_core::trace::SegmentRef;
+use xrfast_core::{Trace, TraceId};
+
+use crate::assembler;
+use crate::errors::PyUnprocessedTraceSegment;
+use crate::traces::{loads, PyTraceSet};
+
+/// `GetTraceGraph` takes one to five trace ids (spec §10 Q26).
+const MAX_TRACE_IDS: usize = 5;
+
+/// A half-open time window `[start, end)`, epoch seconds.
+type Window = Option<(f64, f64)>;
+
+#[derive(Default)]
+struct State {
+    /// The analysed traces (empty when they are not kept).
+    traces: Vec<Arc<Trace>>,
+    /// How many traces were analysed.
+    count: usize,
+    graph: ServiceGraph,
+    errors: Vec<PyUnprocessedTraceSegment>,
+}
+
+/// The earliest segment start of a trace; `None` without segments.
+fn start_of(trace: &Trace) -> Option<f64> {
+    trace
+        .segments()
+        .iter()
+        .map(|&s| match s {
+            SegmentRef::Real(i) | SegmentRef::Inferred(i) => trace.entities()[i as usize].start,
+        })
+        .min_by(f64::total_cmp)
+}
+
+/// The traces of `traces` inside `window` (all of them without one).
+fn in_window(traces: &[Arc<Trace>], window: Window) -> Vec<Arc<Trace>> {
+    traces
+        .iter()
+        .filter(|t| {
+            window.is_none_or(|(start, end)| start_of(t).is_some_and(|at| at >= start && at < end))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The service graph, time series and latency percentiles of a set of traces.
+#[pyclass(name = "Analysis", module = "xrfast", frozen)]
+pub struct PyAnalysis {
+    state: Mutex<State>,
+    window: Window,
+    /// Keep the traces (for summaries, trace graphs and `traces`); a long stream analysed
+    /// without them holds only the graph.
+    keep_traces: bool,
+}
+
+impl PyAnalysis {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Every update completes or is skipped; a poisoned lock still holds a consistent state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn new(window: Window, keep_traces: bool) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            window,
+            keep_traces,
+        }
+    }
+
+    /// The state, or an error naming `what` when the traces were not kept.
+    fn with_traces(&self, what: &str) -> PyResult<std::sync::MutexGuard<'_, State>> {
+        if self.keep_traces {
+            Ok(self.lock())
+        } else {
+            Err(PyValueError::new_err(format!(
+                "{what} needs the traces, and this analysis was made with keep_traces=False"
+            )))
+        }
+    }
+
+    fn extend(&self, py: Python<'_>, traces: &[Arc<Trace>]) {
+        let traces = in_window(traces, self.window);
+        let graph = py.detach(|| ServiceGraph::from_traces(&traces));
+        let mut state = self.lock();
+        state.graph.merge(&graph);
+        state.count += traces.len();
+        if self.keep_traces {
+            state.traces.extend(traces);
+        }
+    }
+
+    fn graph_json(&self, py: Python<'_>) -> Vec<u8> {
+        let state = self.lock();
+        py.detach(|| {
+            let mut out = Vec::with_capacity(4096);
+            state.graph.write_service_graph(&mut out, self.window);
+            out
+        })
+    }
+}
+
+/// A node from a ``{"Name", "Type"?, "AccountId"?}`` dict (what ``Services`` entries hold).
+fn service_key(value: &Bound<'_, PyAny>) -> PyResult<ServiceId> {
+    let dict = value.cast::<PyDict>().map_err(|_| {
+        PyTypeError::new_err("a node is a dict with \"Name\" and optional \"Type\", \"AccountId\"")
+    })?;
+    let get = |key: &str| -> PyResult<Option<String>> {
+        match dict.get_item(key)? {
+            Some(v) if !v.is_none() => Ok(Some(v.extract()?)),
+            _ => Ok(None),
+        }
+    };
+    Ok(ServiceId {
+        name: get("Name")?.ok_or_else(|| PyValueError::new_err("a node needs a \"Name\""))?,
+        kind: get("Type")?,
+        account_id: get("AccountId")?,
+    })
+}
+
+#[pymethods]
+impl PyAnalysis {
+    /// Adds the traces of ``traces`` (those inside the window, when there is one).
+    fn add(&self, py: Python<'_>, traces: &Bound<'_, PyTraceSet>) {
+        self.extend(py, &traces.get().traces);
+    }
+
+    /// A new analysis of both: this one's traces, then ``other``'s (kept only when both keep
+    /// them).
+    fn merge(&self, py: Python<'_>, other: &PyAnalysis) -> PyAnalysis {
+        let window = match (self.window, other.window) {
+            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+            _ => None,
+        };
+        let merged = PyAnalysis::new(window, self.keep_traces && other.keep_traces);
+        {
+            let mine = self.lock();
+            // `a.merge(a)` must not lock the same state twice.
+            let theirs = (!std::ptr::eq(self, other)).then(|| other.lock());
+            let theirs = theirs.as_deref().unwrap_or(&mine);
+            let graph = py.detach(|| {
+                let mut graph = mine.graph.clone();
+                graph.merge(&theirs.graph);
+                graph
+            });
+            let mut state = merged.lock();
+            state.graph = graph;
+            state.count = mine.count + theirs.count;
+            if merged.keep_traces {
+                state.traces = mine.traces.iter().chain(&theirs.traces).cloned().collect();
+            }
+            state.errors = mine.errors.iter().chain(&theirs.errors).cloned().collect();
+        }
+        merged
+    }
+
+    /// The analysed traces.
+    #[getter]
+    fn traces(&self) -> PyResult<PyTraceSet> {
+        let state = self.with_traces("traces")?;
+        Ok(PyTraceSet {
+            traces: state.traces.clone(),
+            errors: state.errors.clone(),
+            counters: xrfast_core::Counters::default(),
+        })
+    }
+
+    /// Documents rejected while parsing (with ``on_error="collect"``).
+    #[getter]
+    fn errors(&self) -> Vec<PyUnprocessedTraceSegment> {
+        self.lock().errors.clone()
+    }
+
+    /// The window, ``(start, end)``, or ``None``.
+    #[getter]
+    fn window(&self) -> Window {
+        self.window
+    }
+
+    /// One ``TraceSummary`` dict per trace, in order.
+    fn summaries<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let state = self.with_traces("summaries()")?;
+        let out = py.detach(|| {
+            let mut out = Vec::with_capacity(state.traces.len() * 1024 + 2);
+            summary::write_summaries(&state.traces, &mut out);
+            out
+        });
+        loads(py, &out)
+    }
+
+    /// The ``GetServiceGraph`` response, as a dict.
+    fn service_graph<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        loads(py, &self.graph_json(py))
+    }
+
+    /// The ``GetServiceGraph`` response, as JSON bytes made in Rust.
+    fn service_graph_json<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.graph_json(py))
+    }
+
+    /// The ``GetTraceGraph`` response for one to five trace ids.
+    #[allow(clippy::needless_pass_by_value)] // pyo3 hands the list over owned
+    fn trace_graph<'py>(
+        &self,
+        py: Python<'py>,
+        trace_ids: Vec<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if trace_ids.is_empty() || trace_ids.len() > MAX_TRACE_IDS {
+            return Err(PyValueError::new_err(format!(
+                "trace_graph takes 1 to {MAX_TRACE_IDS} trace ids, not {}",
+                trace_ids.len()
+            )));
+        }
+        let ids = trace_ids
+            .iter()
+            .map(|id| {
+                TraceId::parse(id).ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "{id:?} is not a trace id (1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx)"
+                    ))
+                })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let state = self.with_traces("trace_graph()")?;
+        let out = py.detach(|| {
+            let chosen: Vec<&Trace> = state
+                .traces
+                .iter()
+                .filter(|t| ids.contains(&t.id()))
+                .map(AsRef::as_ref)
+                .collect();
+            let mut out = Vec::with_capacity(4096);
+            ServiceGraph::from_traces(&chosen).write_trace_graph(&mut out);
+            out
+        });
+        loads(py, &out)
+    }
+
+    /// The ``GetTimeSeriesServiceStatistics`` response.
+    #[pyo3(signature = (period = 60, *, service = None, edge = None))]
+    fn time_series<'py>(
+        &self,
+        py: Python<'py>,
+        period: u32,
+        service: Option<&Bound<'py, PyAny>>,
+        edge: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if !PERIODS.contains(&period) {
+            return Err(PyValueError::new_err(format!(
+                "period must be one of 60, 300, 3600 seconds, not {period}"
+            )));
+        }
+        let selector = match (service, edge) {
+            (None, None) => Selector::ClientEdges,
+            (Some(node), None) => Selector::Node(service_key(node)?),
+            (None, Some((from, to))) => Selector::Edge(service_key(&from)?, service_key(&to)?),
+            (Some(_), Some(_)) => {
+                return Err(PyValueError::new_err("give a service or an edge, not both"))
+            }
+        };
+        let state = self.lock();
+        let out = py.detach(|| {
+            let mut out = Vec::with_capacity(4096);
+            state
+                .graph
+                .write_time_series(&mut out, period, &selector, self.window);
+            out
+        });
+        loads(py, &out)
+    }
+
+    /// Latency per node and per edge: ``{"nodes": [...], "edges": [...]}``.
+    fn percentiles<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let state = self.lock();
+        let out = py.detach(|| {
+            let mut out = Vec::with_capacity(4096);
+            state.graph.write_percentiles(&mut out);
+            out
+        });
+        loads(py, &out)
+    }
+
+    /// Whether the traces are kept.
+    #[getter]
+    fn keep_traces(&self) -> bool {
+        self.keep_traces
+    }
+
+    fn __len__(&self) -> usize {
+        self.lock().count
+    }
+
+    fn __repr__(&self) -> String {
+        let state = self.lock();
+        format!(
+            "Analysis(traces={}, nodes={}, edges={})",
+            state.count,
+            state.graph.nodes().len(),
+            state.graph.edges().len()
+        )
+    }
+}
+
+/// Parses (or takes) traces and analyses them.
+#[pyfunction]
+#[pyo3(signature = (
+    source,
+    *,
+    start = None,
+    end = None,
+    format = "auto",
+    on_error = "raise",
+    keep_traces = true,
+    max_segments_per_trace = 10_000,
+    max_trace_bytes = 512_000,
+    max_document_bytes = 65_536,
+    max_depth = 64,
+    max_json_depth = 512,
+))]
+#[allow(clippy::too_many_arguments)] // keyword-only options, each documented in _core.pyi
+pub fn analyze(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    start: Option<f64>,
+    end: Option<f64>,
+    format: &str,
+    on_error: &str,
+    keep_traces: bool,
+    max_segments_per_trace: usize,
+    max_trace_bytes: usize,
+    max_document_bytes: usize,
+    max_depth: usize,
+    max_json_depth: usize,
+) -> PyResult<PyAnalysis> {
+    let window = match (start, end) {
+        (None, None) => None,
+        (Some(start), Some(end)) if start.is_finite() && end.is_finite() && start <= end => {
+            Some((start, end))
+        }
+        (Some(_), Some(_)) => {
+            return Err(PyValueError::new_err(
+                "start and end must be finite, with start <= end",
+            ))
+        }
+        _ => return Err(PyValueError::new_err("give both start and end, or neither")),
+    };
+    let analysis = PyAnalysis::new(window, keep_traces);
+    if let Ok(set) = source.cast::<PyTraceSet>() {
+        let set = set.get();
+        analysis.extend(py, &set.traces);
+        analysis.lock().errors.clone_from(&set.errors);
+        return Ok(analysis);
+    }
+    let set = assembler::parse(
+        py,
+        source,
+        format,
+        on_error,
+        max_segments_per_trace,
+        max_trace_bytes,
+        max_document_bytes,
+        max_depth,
+        max_json_depth,
+    )?;
+    analysis.extend(py, &set.traces);
+    analysis.lock().errors = set.errors;
+    Ok(analysis)
+}
