@@ -31,6 +31,7 @@ def test_a_quick_run_measures_every_job_and_writes_the_table_json_and_chart(tmp_
         "assemble/xrfast",
         "assemble/xrfast+json",
         "analyze/summaries",
+        "analyze/graph",
     ]
     assert all(r["median_seconds"] > 0 and r["documents_per_s"] > 0 for r in report["results"])
     assert "assemble/xrfast vs assemble/orjson (speed-up)" in report["ratios"]

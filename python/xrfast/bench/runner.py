@@ -103,12 +103,35 @@ class Expected:
             found[summary["Id"]] = _flags(summary)
         return found
 
+    @functools.cached_property
+    def services(self) -> dict[tuple[str, str], Any]:
+        from xrfast.bench import graph_reference
+
+        graph = graph_reference.ServiceGraph()
+        for trace in self.traces:
+            graph.add(trace, root=reference.trace_info(trace)["root"])
+        return _nodes(graph.services())
+
     def same_traces(self, batch_get_traces: dict[str, Any]) -> bool:
         return reference.digest(batch_get_traces) == self.digest
 
     def same_summaries(self, summaries_json: bytes) -> bool:
         summaries = orjson.loads(summaries_json)["TraceSummaries"]
         return {s["Id"]: _flags(s) for s in summaries} == self.flags
+
+    def same_graph(self, service_graph_json: bytes) -> bool:
+        return _nodes(orjson.loads(service_graph_json)["Services"]) == self.services
+
+
+def _nodes(services: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
+    """What the graph cross-check compares: each node's request counts and its edges' counts."""
+    return {
+        (s["Name"], s.get("Type") or ""): (
+            s.get("SummaryStatistics", {}).get("TotalCount"),
+            sorted(e["SummaryStatistics"]["TotalCount"] for e in s.get("Edges", [])),
+        )
+        for s in services
+    }
 
 
 def _flags(summary: dict[str, Any]) -> tuple[Any, ...]:
@@ -193,6 +216,13 @@ def jobs(corpus: Corpus, expected: Expected | None = None) -> list[Job]:
             "analyze/summaries",
             lambda: xrfast.parse(corpus.ndjson).summaries_json(),
             expected.same_summaries,
+        )
+    )
+    found.append(
+        Job(
+            "analyze/graph",
+            lambda: xrfast.analyze(corpus.ndjson).service_graph_json(),
+            expected.same_graph,
         )
     )
     return found
