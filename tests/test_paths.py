@@ -160,3 +160,14 @@ def test_the_engine_matches_the_reference_on_call_trees(docs: list[Any], data: A
     assert engine.paths() == oracle(raw)
     shuffled = data.draw(st.permutations(raw), label="arrival order")
     assert xrfast.parse(shuffled, format="document").paths() == engine.paths()
+
+
+def test_an_analysis_reports_the_same_paths_as_its_trace_set() -> None:
+    docs = workload.generate(workload.WorkloadConfig(traces=60, seed=11, vanish_rate=0.1))
+    traces = xrfast.parse(workload.to_ndjson(docs))
+    assert xrfast.analyze(traces).paths() == traces.paths()
+    assert xrfast.analyze(traces).paths(examples=2, rare_share=0.2) == traces.paths(
+        examples=2, rare_share=0.2
+    )
+    with pytest.raises(ValueError, match=r"paths\(\) needs the traces"):
+        xrfast.analyze(traces, keep_traces=False).paths()

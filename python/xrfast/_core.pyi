@@ -1121,6 +1121,14 @@ class Analysis:
             ValueError: the analysis keeps no traces (``keep_traces=False``).
         """
 
+    def paths(self, *, examples: int = 5, rare_share: float = 0.05) -> PathReportDict:
+        """The path report over the analysed traces: the same as :meth:`TraceSet.paths`.
+
+        Raises:
+            ValueError: the analysis was made with ``keep_traces=False``, or ``rare_share`` is
+                outside [0, 1].
+        """
+
     def service_graph(self) -> ServiceGraphDict:
         """The ``GetServiceGraph`` response: nodes by name, type and account, ``ReferenceId``
         their position; each node's ``Edges`` by callee."""

@@ -497,19 +497,15 @@ def chart(report: dict[str, Any], path: Path) -> bool:
     )
     bars = axes[0][0]
     names = [r["name"] for r in jobs_]
+    palette = {"parse": "#7f7f7f", "assemble": "#1f77b4", "analyze": "#ff7f0e"}
     colors = [
-        "#d62728"
-        if n.startswith("assemble/xrfast")
-        else "#1f77b4"
-        if n.startswith("assemble")
-        else "#7f7f7f"
-        for n in names
+        "#d62728" if n.startswith("assemble/xrfast") else palette[n.split("/")[0]] for n in names
     ]
     bars.barh(names, [r["mb_per_s"] for r in jobs_], color=colors)
     bars.set_xscale("log")
     bars.invert_yaxis()
     bars.set_xlabel("MB/s (log scale)")
-    bars.set_title("Throughput per job (grey: parsing only)")
+    bars.set_title("Throughput per job (grey: parsing only; red: xrfast; orange: + analysis)")
     if scaled:
         size, open_, threads = axes[0][1], axes[0][2], axes[0][3]
         points = scaled["document_size"]

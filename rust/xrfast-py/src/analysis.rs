@@ -197,6 +197,19 @@ impl PyAnalysis {
         loads(py, &out)
     }
 
+    /// The path report over the analysed traces (the same as ``TraceSet.paths``).
+    #[pyo3(signature = (*, examples = 5, rare_share = 0.05))]
+    fn paths<'py>(
+        &self,
+        py: Python<'py>,
+        examples: usize,
+        rare_share: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let traces = self.with_traces("paths()")?.traces.clone();
+        let out = crate::traces::paths_json(py, &traces, examples, rare_share)?;
+        loads(py, &out)
+    }
+
     /// The ``GetServiceGraph`` response, as a dict.
     fn service_graph<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         loads(py, &self.graph_json(py))
