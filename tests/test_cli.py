@@ -200,10 +200,9 @@ def test_analyze_json_prints_x_rays_shapes_one_per_line(
     summaries = documents[0]
     assert summaries == {"TraceSummaries": expected.summaries()}
     assert_valid_trace_summaries(summaries["TraceSummaries"])
-    if hasattr(xrfast, "analyze"):
-        assert len(documents) == 3
-        assert documents[1] == xrfast.analyze(expected).service_graph()
-        assert [s["Name"] for s in documents[1]["Services"] if s.get("Root")] == ["checkout-api"]
+    assert len(documents) == 3
+    assert documents[1] == xrfast.analyze(expected).service_graph()
+    assert [s["Name"] for s in documents[1]["Services"] if s.get("Root")] == ["checkout-api"]
     assert documents[-1] == expected.paths()
     # One section: one JSON document.
     code, out, _ = run(capsys, "analyze", str(FIXTURE), "--json", "--paths")
@@ -229,8 +228,6 @@ def test_analyze_finds_the_vanished_orders_of_a_generated_workload(
 
 
 def test_analyze_time_window(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    if not hasattr(xrfast, "analyze"):
-        pytest.skip("the window needs xrfast.analyze")
     from xrfast.bench import workload
 
     config = workload.WorkloadConfig(traces=100, seed=3, concurrency=2, payload_bytes=(0, 0))

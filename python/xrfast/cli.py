@@ -400,14 +400,9 @@ def demo_checkout(console: Console, *, limit: int | None = None) -> list[str]:
         )
     )
     console.print()
-    analyze_traces = getattr(xrfast, "analyze", None)
-    if analyze_traces is not None:
-        analysis = analyze_traces(result.traces)
-        graph, latency = analysis.service_graph(), analysis.percentiles()
-        console.print(render.service_map_table(graph, latency, title="Service map"))
-    else:
-        summaries = result.traces.summaries()
-        console.print(render.services_from_summaries_table(summaries, title="Services"))
+    analysis = xrfast.analyze(result.traces)
+    graph, latency = analysis.service_graph(), analysis.percentiles()
+    console.print(render.service_map_table(graph, latency, title="Service map"))
     console.print()
     report = result.traces.paths(examples=len(truth.vanished) or 1)
     console.print(Text("Paths", style="bold"))
@@ -502,22 +497,17 @@ def analyze(args: argparse.Namespace, console: Console) -> int:
     busy = progress.status("assembling…") if progress is not None and large else nullcontext()
     with busy:
         result = assemble(inputs, format=args.format, on_error=args.on_error)
-        traces, analysis = result.traces, None
-        analyze_traces = getattr(xrfast, "analyze", None)  # the service graph API
-        if analyze_traces is not None:
-            window = {}
-            if args.start is not None or args.end is not None:
-                window = {
-                    "start": 0.0 if args.start is None else args.start,
-                    "end": sys.float_info.max if args.end is None else args.end,
-                }
-            try:
-                analysis = analyze_traces(traces, **window)
-            except ValueError as e:
-                raise UsageError(f"--start/--end: {e}") from None
-            traces = analysis.traces
-        elif args.start is not None or args.end is not None:
-            raise UsageError("--start/--end need the service graph (xrfast.analyze)")
+        try:
+            # An open-ended window: no start means from the beginning, no end means to the end.
+            windowed = args.start is not None or args.end is not None
+            analysis = xrfast.analyze(
+                result.traces,
+                start=(args.start or 0.0) if windowed else None,
+                end=(sys.float_info.max if args.end is None else args.end) if windowed else None,
+            )
+        except ValueError as e:
+            raise UsageError(f"--start/--end: {e}") from None
+        traces = analysis.traces
     every = not (args.summaries or args.graph or args.paths)
     show_summaries, show_graph, show_paths = (
         every or args.summaries,
@@ -527,7 +517,7 @@ def analyze(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         if show_summaries:
             _write_json(traces.summaries_json())
-        if show_graph and analysis is not None:
+        if show_graph:
             _write_json(analysis.service_graph_json())
         if show_paths:
             _write_json(traces.paths_json())
@@ -548,20 +538,17 @@ def analyze(args: argparse.Namespace, console: Console) -> int:
     )
     if len(traces) != len(result.traces):
         console.print(f"{len(traces):,} traces in the window", style="dim")
-    summaries = traces.summaries() if show_summaries or (show_graph and analysis is None) else []
+    summaries = traces.summaries() if show_summaries else []
     if show_summaries and len(traces):
         console.print()
         console.print(render.summaries_table(summaries, limit=limit, title="Trace summaries"))
     if show_graph and len(traces):
         console.print()
-        if analysis is not None:
-            console.print(
-                render.service_map_table(
-                    analysis.service_graph(), analysis.percentiles(), title="Service map"
-                )
+        console.print(
+            render.service_map_table(
+                analysis.service_graph(), analysis.percentiles(), title="Service map"
             )
-        else:
-            console.print(render.services_from_summaries_table(summaries, title="Services"))
+        )
     if show_summaries and len(traces):
         console.print()
         problems = sum(1 for s in summaries if render.summary_flags(s))

@@ -41,7 +41,6 @@ __all__ = [
     "rejections_table",
     "service_map_table",
     "service_name",
-    "services_from_summaries_table",
     "summaries_table",
     "summary_flags",
     "summary_line",
@@ -258,18 +257,7 @@ def trace_rows(traces: TraceSet, *, limit: int | None = None) -> list[TraceRow]:
 
 def trace_table(traces: TraceSet, *, limit: int | None = None, title: str | None = None) -> Table:
     """A table of the traces in ``traces`` (the first ``limit`` of them, the rest counted)."""
-    table = Table(
-        title=title,
-        title_justify="left",
-        title_style="bold",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        padding=(0, 1, 0, 0),  # with the blank column divider: two spaces between columns
-        header_style="bold",
-        caption_justify="left",
-        caption_style="dim",
-    )
+    table = _table(title)
     table.add_column("trace id", no_wrap=True, style="bright_black")
     table.add_column("entry service", overflow="ellipsis", no_wrap=True, max_width=26)
     table.add_column("segs", justify="right")
@@ -542,18 +530,7 @@ def rejections_table(
         sources: the input each rejection came from, parallel to ``errors``; adds a column.
         limit: show at most this many (the rest are counted in the caption).
     """
-    table = Table(
-        title=f"Rejected documents ({len(errors):,})",
-        title_justify="left",
-        title_style="bold yellow",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        padding=(0, 1, 0, 0),  # with the blank column divider: two spaces between columns
-        header_style="bold",
-        caption_justify="left",
-        caption_style="dim",
-    )
+    table = _table(f"Rejected documents ({len(errors):,})", style="bold yellow")
     if sources is not None:
         table.add_column("input", overflow="fold", max_width=24)
     table.add_column("index", justify="right")
@@ -729,41 +706,6 @@ def service_map_table(
     if not calls:
         return table
     return Group(table, Text.assemble(("calls: ", "dim"), Text("; ").join(calls)))
-
-
-def services_from_summaries_table(
-    summaries: Sequence[Mapping[str, Any]], *, title: str | None = None
-) -> Table:
-    """Without a service graph: each service of the summaries' ``ServiceIds``, with how many
-    traces reached it and how many of those faulted, errored or were throttled."""
-    rows: dict[tuple[Any, ...], list[int]] = {}
-    for summary in summaries:
-        flags = summary_flags(summary)
-        for service in summary.get("ServiceIds", []):
-            key = (service["Name"], service.get("Type"), service.get("AccountId"))
-            row = rows.setdefault(key, [0, 0, 0, 0])
-            row[0] += 1
-            for n, flag in enumerate(("fault", "error", "throttle"), start=1):
-                row[n] += flag in flags
-    table = _table(title)
-    table.add_column("service", overflow="fold", max_width=28)
-    table.add_column("type", overflow="ellipsis", no_wrap=True, max_width=26, style="dim")
-    table.add_column("traces", justify="right")
-    table.add_column("with fault", justify="right")
-    table.add_column("with error", justify="right")
-    table.add_column("throttled", justify="right")
-    for (name, kind, _), (count, fault, error, throttle) in sorted(
-        rows.items(), key=lambda kv: (-kv[1][0], str(kv[0]))
-    ):
-        table.add_row(
-            name,
-            kind or "",
-            f"{count:,}",
-            _rate(fault, count),
-            _rate(error, count),
-            _rate(throttle, count),
-        )
-    return table
 
 
 def _root_cause(summary: Mapping[str, Any]) -> Text:
