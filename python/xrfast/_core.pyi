@@ -28,6 +28,7 @@ from typing_extensions import Buffer, NotRequired, Self, TypeAlias
 __all__ = [
     "Analysis",
     "ChunkReader",
+    "DaemonSocket",
     "Trace",
     "TraceAssembler",
     "TraceSet",
@@ -566,6 +567,18 @@ class Trace:
 
         Raises:
             ValueError: ``segment_id`` is not 16 lowercase hex digits.
+        """
+
+    def documents(self) -> list[bytes]:
+        """The text of every document the trace kept, in arrival order, orphans' documents and
+        superseded copies included.
+
+        Assembling them again (``parse(trace.documents(), format="document")``) gives the same
+        trace, which is how a store merges a trace with documents that arrive after it was
+        emitted.
+
+        Returns:
+            One ``bytes`` per document, as received.
         """
 
     def to_dict(self) -> TraceDict:
@@ -1174,3 +1187,119 @@ class Analysis:
 
     def __len__(self) -> int:
         """The number of traces analysed (kept or not)."""
+
+# --- the daemon's UDP socket (spec §2.2; docs/collector.md) ---------------------------------------
+
+@type_check_only
+class DaemonStatsDict(TypedDict):
+    """What happened to every datagram (see :attr:`DaemonSocket.stats`).
+
+    ``received == accepted + rejected + dropped`` in every snapshot, and ``rejected`` is the sum
+    of the four ``rejected_*`` reasons. Datagrams the kernel dropped before the reader saw them
+    (its receive buffer full) are not counted: they are the gap between what senders sent and
+    ``received``.
+    """
+
+    #: Datagrams read from the socket.
+    received: int
+    #: Datagrams whose document was queued (and is, or was, in a drained batch).
+    accepted: int
+    #: Datagrams rejected, whatever the reason.
+    rejected: int
+    #: No newline, or the line before it is not ``{"format": "json", "version": 1}``.
+    rejected_header: int
+    #: Nothing but whitespace after the header line.
+    rejected_empty: int
+    #: Longer than ``max_datagram_bytes``.
+    rejected_too_big: int
+    #: The document is not UTF-8.
+    rejected_not_utf8: int
+    #: Dropped because the queue held ``queue_datagrams`` documents or ``queue_bytes`` bytes.
+    dropped: int
+    #: Bytes of every datagram read.
+    bytes_received: int
+    #: Errors from the socket other than time-outs (the reader goes on).
+    receive_errors: int
+    #: Documents waiting to be drained now.
+    queued: int
+    #: Non-empty batches handed out by :meth:`DaemonSocket.drain`.
+    batches: int
+
+@final
+class DaemonSocket:
+    """A UDP socket bound like the X-Ray daemon's, read by a Rust thread into a bounded queue.
+
+    Each datagram is checked as the daemon checks it (spec §2.2: a header line
+    ``{"format": "json", "version": 1}`` in any spacing, a newline, a document), and also for
+    size and UTF-8; its document (the body, surrounding whitespace trimmed, not otherwise
+    validated) is queued. :meth:`drain` hands out the whole queue at once, so a busy sender
+    costs one Python call per batch, not per datagram. The reader stops with :meth:`close`
+    (or the ``with`` block, or when the object is collected).
+
+    Arguments:
+        host: the address to bind, ``"127.0.0.1"`` by default.
+        port: the UDP port, 2000 by default (the daemon's); 0 picks a free port (see
+            :attr:`address`).
+        max_datagram_bytes: largest datagram accepted, header included. Default 65,536.
+        queue_datagrams: most documents waiting to be drained. Default 100,000.
+        queue_bytes: most document bytes waiting to be drained. Default 64 MiB.
+        receive_buffer_bytes: kernel receive buffer asked for (``SO_RCVBUF``; the kernel may
+            grant less, see :attr:`receive_buffer_bytes`); 0 keeps the system default.
+            Default 8 MiB.
+
+    Raises:
+        ValueError: a limit is zero.
+        OverflowError: a limit or the port is negative or too large.
+        OSError: the address cannot be bound.
+    """
+
+    def __new__(
+        cls,
+        host: str = "127.0.0.1",
+        port: int = 2000,
+        *,
+        max_datagram_bytes: int = 65536,
+        queue_datagrams: int = 100000,
+        queue_bytes: int = 67108864,
+        receive_buffer_bytes: int = 8388608,
+    ) -> Self: ...
+    @property
+    def address(self) -> tuple[str, int]:
+        """``(host, port)`` bound, with the port picked when 0 was asked for."""
+
+    @property
+    def receive_buffer_bytes(self) -> int:
+        """The kernel receive buffer granted, in bytes (Linux reports twice the usable size)."""
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+
+    @property
+    def stats(self) -> DaemonStatsDict:
+        """A snapshot of the counters since the socket was bound."""
+
+    def drain(self, timeout: float = 0.1) -> list[bytes]:
+        """Takes every queued document, waiting up to ``timeout`` seconds for the first when the
+        queue is empty. The GIL is released while waiting.
+
+        Arguments:
+            timeout: seconds to wait when nothing is queued; 0 returns at once.
+
+        Returns:
+            The documents in arrival order (empty when none came in time, or after
+            :meth:`close` once the queue is empty).
+
+        Raises:
+            ValueError: ``timeout`` is negative or not finite.
+        """
+
+    def close(self) -> None:
+        """Stops the reader thread and closes the socket (what is queued can still be drained).
+        Idempotent."""
+
+    def __enter__(self) -> Self:
+        """The socket itself."""
+
+    def __exit__(self, exc_type: object, exc_value: object, traceback: object) -> None:
+        """Closes the socket."""

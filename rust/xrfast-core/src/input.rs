@@ -298,7 +298,7 @@ pub(crate) fn looks_like_header(line: &[u8]) -> bool {
 }
 
 /// The daemon's rule (spec §2.2): `format` equals `json` ignoring case and `version` is 1.
-fn check_header(header: &[u8]) -> Result<(), String> {
+pub(crate) fn check_header(header: &[u8]) -> Result<(), String> {
     // A real header is one flat object; anything longer or nested is not one (and must not reach
     // the recursive parser: one hostile datagram must not be able to exhaust the stack).
     if header.len() > 256 || nesting_exceeds(header, 1).is_some() {

@@ -257,6 +257,13 @@ impl Trace {
         self.shape.duration
     }
 
+    /// The text of every document the trace received and kept (orphans' documents included), in
+    /// arrival order: assembling them again gives the same trace.
+    #[must_use]
+    pub fn documents(&self) -> impl ExactSizeIterator<Item = &[u8]> {
+        self.docs.iter().map(AsRef::as_ref)
+    }
+
     /// Every stored entity (including orphans), in arrival order.
     #[must_use]
     pub fn entities(&self) -> &[Entity] {

@@ -7,6 +7,7 @@
 
 mod analysis;
 mod assembler;
+mod daemon;
 mod errors;
 mod reader;
 mod source;
@@ -28,6 +29,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<errors::PyUnprocessedTraceSegment>()?;
     m.add_class::<reader::PyChunkReader>()?;
     m.add_class::<analysis::PyAnalysis>()?;
+    m.add_class::<daemon::PyDaemonSocket>()?;
     m.add_function(wrap_pyfunction!(assembler::parse, m)?)?;
     m.add_function(wrap_pyfunction!(assembler::read, m)?)?;
     m.add_function(wrap_pyfunction!(reader::parse_only, m)?)?;

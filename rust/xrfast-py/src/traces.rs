@@ -150,6 +150,11 @@ impl PyTrace {
     }
 
     /// The ``BatchGetTraces`` ``Trace`` shape: ``{"Id", "Duration", "LimitExceeded", "Segments"}``.
+    /// The text of every document the trace kept, in arrival order (see the stub).
+    fn documents<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, self.trace.documents().map(|d| PyBytes::new(py, d)))
+    }
+
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         loads(py, &self.json(py))
     }
