@@ -253,7 +253,7 @@ pub fn classify(datagram: &[u8], max_datagram_bytes: usize) -> Result<&[u8], Rej
 /// A UDP socket bound like the X-Ray daemon's, read by a thread into a bounded queue.
 pub struct DaemonSocket {
     shared: Arc<Shared>,
-    reader: Option<JoinHandle<()>>,
+    reader: Mutex<Option<JoinHandle<()>>>,
     local_addr: SocketAddr,
     receive_buffer_bytes: usize,
 }
@@ -308,7 +308,7 @@ impl DaemonSocket {
         };
         Ok(Self {
             shared,
-            reader: Some(reader),
+            reader: Mutex::new(Some(reader)),
             local_addr,
             receive_buffer_bytes,
         })
@@ -382,14 +382,21 @@ impl DaemonSocket {
     /// Whether [`close`](Self::close) was called.
     #[must_use]
     pub fn is_closed(&self) -> bool {
-        self.reader.is_none()
+        self.shared.stop.load(Ordering::Relaxed)
     }
 
-    /// Stops the reader and closes the socket; what is queued can still be drained.
-    pub fn close(&mut self) {
+    /// Stops the reader and closes the socket (once the reader has seen the stop flag, within
+    /// 50 ms); what is queued can still be drained. Safe to call from any thread, while another
+    /// one waits in [`drain`](Self::drain) (which then returns at once).
+    pub fn close(&self) {
         self.shared.stop.store(true, Ordering::Relaxed);
         self.shared.ready.notify_all();
-        if let Some(reader) = self.reader.take() {
+        let reader = self
+            .reader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(reader) = reader {
             let _ = reader.join();
         }
     }

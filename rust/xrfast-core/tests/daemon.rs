@@ -23,7 +23,7 @@ fn datagrams_are_classified_queued_and_counted() {
         queue_datagrams: 3,
         ..DaemonConfig::default()
     };
-    let mut socket = DaemonSocket::bind("127.0.0.1:0", &config).expect("bind");
+    let socket = DaemonSocket::bind("127.0.0.1:0", &config).expect("bind");
     let sender = UdpSocket::bind("127.0.0.1:0").expect("sender");
     let to = socket.local_addr();
     let good = |i: usize| {

@@ -8,7 +8,7 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use xrfast_core::daemon::{DaemonConfig, DaemonSocket, DaemonStats};
 
 /// A UDP socket bound like the X-Ray daemon's (spec §2.2); see the stub for the contract.
-#[pyclass(name = "DaemonSocket", module = "xrfast")]
+#[pyclass(name = "DaemonSocket", module = "xrfast", frozen)]
 pub struct PyDaemonSocket {
     socket: DaemonSocket,
     /// The address bound, kept for `address` and `repr`.
@@ -120,9 +120,8 @@ impl PyDaemonSocket {
     }
 
     /// Stops the reader thread and closes the socket.
-    fn close(&mut self, py: Python<'_>) {
-        let socket = &mut self.socket;
-        py.detach(|| socket.close());
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| self.socket.close());
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -130,7 +129,7 @@ impl PyDaemonSocket {
     }
 
     fn __exit__(
-        &mut self,
+        &self,
         py: Python<'_>,
         _exc_type: Option<&Bound<'_, PyAny>>,
         _exc_value: Option<&Bound<'_, PyAny>>,
