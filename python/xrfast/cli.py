@@ -594,6 +594,23 @@ def bench_options(parser: argparse.ArgumentParser) -> None:
     runner.add_arguments(parser)
 
 
+def collect(args: argparse.Namespace, console: Console) -> int:
+    """Run a local X-Ray: SDKs send to it over UDP, boto3 queries it (docs/collector.md)."""
+    from xrfast.collector import cli as collector_cli  # aiohttp is imported only when serving
+
+    try:
+        return collector_cli.run(args, console)
+    except collector_cli.SettingsError as e:
+        raise UsageError(str(e)) from None
+
+
+def collect_options(parser: argparse.ArgumentParser) -> None:
+    """Options of ``xrfast collect`` (one per collector setting)."""
+    from xrfast.collector import cli as collector_cli
+
+    collector_cli.add_arguments(parser)
+
+
 @dataclass(frozen=True)
 class Command:
     """A subcommand: its name, its ``run(args, console) -> exit code`` and its option groups."""
@@ -608,6 +625,7 @@ COMMANDS = (
     Command("traces", traces, (input_options, view_options)),
     Command("analyze", analyze, (input_options, analyze_options)),
     Command("bench", bench, (bench_options,)),
+    Command("collect", collect, (collect_options,)),
 )
 
 
