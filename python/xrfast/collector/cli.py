@@ -90,4 +90,3 @@ def run(args: argparse.Namespace, console: Console) -> int:
             signal.signal(s, handler)
     console.print("xrfast collect: stopped, everything received is stored", highlight=False)
     return 0
-

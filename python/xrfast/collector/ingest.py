@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -351,6 +352,28 @@ class _Transaction:
             self.conn.execute("COMMIT")
         elif self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
+
+
+def kernel_drops(address: tuple[str, int]) -> int | None:
+    """Datagrams the kernel dropped for the UDP socket bound to ``address`` because its receive
+    buffer was full (the ``drops`` column of ``/proc/net/udp``; IPv4 on Linux only).
+
+    These never reach the reader, so they are not in its counters: they are the gap between
+    what senders sent and what was received.
+
+    Returns:
+        The count, or ``None`` where the kernel does not say.
+    """
+    host, port = address
+    try:
+        packed = socket.inet_aton(host)
+        with open("/proc/net/udp") as f:
+            lines = f.readlines()[1:]
+    except OSError:
+        return None
+    local = f"{int.from_bytes(packed, 'little'):08X}:{port:04X}"
+    drops = [int(line.split()[-1]) for line in lines if line.split()[1] == local]
+    return sum(drops) if drops else None
 
 
 def documents_of_body(body: bytes) -> int:

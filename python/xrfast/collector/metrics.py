@@ -135,7 +135,7 @@ def _histogram(
 def render(
     *,
     graph: GraphMetrics,
-    udp: dict[str, int] | None,
+    udp: dict[str, Any] | None,
     assembler: dict[str, int],
     ingest: dict[str, int],
     store: dict[str, int],
@@ -193,6 +193,14 @@ def render(
         for reason in ("header", "empty", "too_big", "not_utf8"):
             value = udp[f"rejected_{reason}"]
             lines.append(f'xrfast_collector_datagrams_rejected_total{{reason="{reason}"}} {value}')
+        if udp.get("kernel_dropped") is not None:
+            lines += _family(
+                "xrfast_collector_datagrams_kernel_dropped_total",
+                "counter",
+                "UDP datagrams the kernel dropped before the reader saw them (receive buffer "
+                "full; from /proc/net/udp).",
+            )
+            lines.append(f"xrfast_collector_datagrams_kernel_dropped_total {udp['kernel_dropped']}")
         lines += _family(
             "xrfast_collector_datagram_bytes_total", "counter", "Bytes of UDP datagrams received."
         )

@@ -20,7 +20,7 @@ import orjson
 from aiohttp import web
 
 from xrfast._core import DaemonSocket
-from xrfast.collector.ingest import Pipeline
+from xrfast.collector.ingest import Pipeline, kernel_drops
 from xrfast.collector.metrics import GraphMetrics, render
 from xrfast.collector.operations import Operations, RequestError
 from xrfast.collector.settings import CollectorSettings, load_settings, parse_address
@@ -324,8 +324,12 @@ class Collector:
     def stats(self) -> dict[str, Any]:
         """Every counter: ``udp``, ``assembler``, ``ingest`` and ``store``."""
         assert self.pipeline is not None and self.store is not None
+        udp: dict[str, Any] | None = None
+        if self.udp is not None:
+            udp = dict(self.udp.stats)
+            udp["kernel_dropped"] = kernel_drops(self.udp.address)
         return {
-            "udp": dict(self.udp.stats) if self.udp is not None else None,
+            "udp": udp,
             "assembler": dict(self.pipeline.assembler.stats),
             "ingest": vars(self.pipeline.counters).copy(),
             "store": self.store.counts(),

@@ -197,13 +197,15 @@ def _coerce(name: str, value: Any, kind: Any, source: str) -> Any:
             return float(value)
         return str(value)
     except (TypeError, ValueError):
-        raise SettingsError(f"{name} from {source} must be a {kind_name}, not {value!r}") from None
+        raise SettingsError(
+            f"{name} from {source} must be of type {kind_name}, not {value!r}"
+        ) from None
 
 
 def _apply(settings: CollectorSettings, values: Mapping[str, Any], source: str) -> None:
     known = {f.name: f.type for f in fields(CollectorSettings)}
     for key, value in values.items():
-        name = key.replace("-", "_").lower()
+        name = key.removeprefix(ENV_PREFIX).replace("-", "_").lower()
         if name not in known:
             raise SettingsError(f"unknown setting {key!r} in {source}")
         setattr(settings, name, _coerce(name, value, known[name], source))
@@ -247,7 +249,7 @@ def load_settings(
             raise SettingsError(f"[collector] in {config_file} must be a table")
         _apply(settings, table, str(config_file))
     env_values = {
-        key[len(ENV_PREFIX) :]: value
+        key: value
         for key, value in environ.items()
         if key.startswith(ENV_PREFIX) and key != ENV_PREFIX + "CONFIG"
     }
