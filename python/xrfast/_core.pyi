@@ -1134,6 +1134,14 @@ class Analysis:
             ValueError: the analysis keeps no traces (``keep_traces=False``).
         """
 
+    def summaries_json(self) -> bytes:
+        """:meth:`summaries` as ``{"TraceSummaries": [...]}``, compact JSON bytes made in Rust
+        (the summaries are made with the graph, in one reading of each trace).
+
+        Raises:
+            ValueError: the analysis keeps no traces (``keep_traces=False``).
+        """
+
     def paths(self, *, examples: int = 5, rare_share: float = 0.05) -> PathReportDict:
         """The path report over the analysed traces: the same as :meth:`TraceSet.paths`.
 

@@ -225,7 +225,20 @@ def jobs(corpus: Corpus, expected: Expected | None = None) -> list[Job]:
             expected.same_graph,
         )
     )
+    # What `xrfast analyze` does: summaries and graph (with its sketches) from one reading of
+    # each trace; issue #3 bounds its cost over assemble/xrfast.
+    found.append(
+        Job(
+            "analyze/all",
+            lambda: _summaries_and_graph(xrfast.analyze(corpus.ndjson)),
+            lambda out: expected.same_summaries(out[0]) and expected.same_graph(out[1]),
+        )
+    )
     return found
+
+
+def _summaries_and_graph(analysis: xrfast.Analysis) -> tuple[bytes, bytes]:
+    return analysis.summaries_json(), analysis.service_graph_json()
 
 
 def measure(job: Job, corpus: Corpus, repeat: int) -> tuple[Result, Any]:

@@ -7,7 +7,7 @@
 //! key — statistics, millisecond histograms, latency sketches, one-minute time buckets — so a
 //! merge is associative and commutative and equals one pass over the union of the traces.
 //!
-//! Nodes reuse [`crate::summary::service_id`] (spec §5.2). JSON is written here, in botocore's
+//! Nodes are the segments' [`crate::summary::Services`] (spec §5.2). JSON is written here, in botocore's
 //! member order: `GetServiceGraph`, `GetTraceGraph` and `GetTimeSeriesServiceStatistics`.
 //!
 //! ```
@@ -32,7 +32,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use sketches_ddsketch::{Config, DDSketch};
 
 use crate::document::{Entity, Flags, Kind};
-use crate::summary::{http_status, service_id, write_double, write_str, ServiceId};
+use crate::summary::{http_status, write_double, write_str, ServiceId, Services, TraceSummary};
 use crate::trace::{SegmentRef, Trace};
 
 /// The `Period`s `GetTimeSeriesServiceStatistics` accepts, in seconds (spec §10 Q16).
@@ -470,6 +470,37 @@ impl ServiceGraph {
             })
     }
 
+    /// The graph of `traces` and their summaries in one pass, which reads each trace's services
+    /// once for both (an analysis wants both: this is what `xrfast.analyze` runs). Split across
+    /// threads in chunks of at least 64 traces; the summaries are in the order of `traces`.
+    #[must_use]
+    pub fn with_summaries<T: Borrow<Trace> + Sync>(traces: &[T]) -> (Self, Vec<TraceSummary>) {
+        let chunk = PARALLEL_MIN_TRACES.max(traces.len() / (4 * rayon::current_num_threads()));
+        let parts: Vec<(Self, Vec<TraceSummary>)> = traces
+            .par_chunks(chunk)
+            .map(|chunk| {
+                let mut graph = Self::new();
+                let summaries = chunk
+                    .iter()
+                    .map(|trace| {
+                        let trace = trace.borrow();
+                        let services = Services::of(trace);
+                        graph.add_with_services(trace, &services);
+                        TraceSummary::with_services(trace, services)
+                    })
+                    .collect();
+                (graph, summaries)
+            })
+            .collect();
+        let mut graph = Self::new();
+        let mut summaries = Vec::with_capacity(traces.len());
+        for (part, part_summaries) in parts {
+            graph.merge(&part);
+            summaries.extend(part_summaries);
+        }
+        (graph, summaries)
+    }
+
     /// How many traces were added.
     #[must_use]
     pub fn trace_count(&self) -> u64 {
@@ -521,15 +552,15 @@ impl ServiceGraph {
 
     /// Adds the nodes and edges of one trace (spec §5.2, §5.3).
     pub fn add(&mut self, trace: &Trace) {
+        self.add_with_services(trace, &Services::of(trace));
+    }
+
+    /// [`ServiceGraph::add`] for a trace whose services were read already.
+    pub fn add_with_services(&mut self, trace: &Trace, services: &Services) {
         self.traces += 1;
         let entities = trace.entities();
         let segments = trace.segments();
-        let keys: Vec<ServiceId> = segments.iter().map(|&s| service_id(trace, s)).collect();
-        // Each segment's node as a small integer: the first position holding the same key.
-        let mut first: FxHashMap<&ServiceId, usize> = FxHashMap::default();
-        let node_of: Vec<usize> = (0..keys.len())
-            .map(|pos| *first.entry(&keys[pos]).or_insert(pos))
-            .collect();
+        let keys = |pos: usize| &services.ids[services.of[pos]];
         let outcome = |e: &Entity| Outcome::classify(e.flags, http_status(trace, e));
 
         // The segment (position in `segments`) each returned entity belongs to.
@@ -561,7 +592,7 @@ impl ServiceGraph {
                 SegmentRef::Inferred(i) => (&entities[i as usize], Some(i)),
             };
             let inferred = matches!(segment, SegmentRef::Inferred(_));
-            let node = self.nodes.entry(keys[pos].clone()).or_default();
+            let node = entry(&mut self.nodes, keys(pos));
             node.active |= !inferred;
             node.samples.add(e.start, e.end, outcome(e));
             if trace.root() == Some(pos) {
@@ -570,22 +601,20 @@ impl ServiceGraph {
                     node.trace_durations.add(trace.duration());
                 }
                 let client = ServiceId {
-                    name: keys[pos].name.clone(),
+                    name: keys(pos).name.clone(),
                     kind: Some(CLIENT_TYPE.to_owned()),
                     account_id: None,
                 };
-                self.nodes.entry(client.clone()).or_default().client = true;
-                self.edges
-                    .entry((client, keys[pos].clone()))
-                    .or_default()
-                    .add(e.start, e.end, outcome(e));
+                entry(&mut self.nodes, &client).client = true;
+                let edge = (client, keys(pos).clone());
+                entry(&mut self.edges, &edge).add(e.start, e.end, outcome(e));
             }
             // The edge from the caller, measured by the caller's subsegment; a segment whose
             // parent is a segment is measured by itself. Two downstream segments of one node
             // under one call are one request.
             let Some(parent) = parent else { continue };
             let from = owner[parent as usize];
-            if !called.insert((parent, node_of[pos])) {
+            if !called.insert((parent, services.of[pos])) {
                 continue;
             }
             let call = &entities[parent as usize];
@@ -594,10 +623,8 @@ impl ServiceGraph {
             } else {
                 e
             };
-            self.edges
-                .entry((keys[from as usize].clone(), keys[pos].clone()))
-                .or_default()
-                .add(sample.start, sample.end, outcome(sample));
+            let edge = (keys(from as usize).clone(), keys(pos).clone());
+            entry(&mut self.edges, &edge).add(sample.start, sample.end, outcome(sample));
         }
     }
 
@@ -773,6 +800,19 @@ impl ServiceGraph {
         }
         out.extend_from_slice(b"]}");
     }
+}
+
+/// The value at `key`, inserted by default first: the key is cloned only when it is new (most
+/// lookups find a node or edge that an earlier trace made).
+fn entry<'m, K: Clone + Eq + std::hash::Hash, V: Default>(
+    map: &'m mut FxHashMap<K, V>,
+    key: &K,
+) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.clone(), V::default());
+    }
+    map.get_mut(key)
+        .unwrap_or_else(|| unreachable!("inserted above"))
 }
 
 fn is_client_only(node: &Node) -> bool {

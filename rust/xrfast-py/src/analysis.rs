@@ -7,7 +7,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use xrfast_core::graph::{Selector, ServiceGraph, PERIODS};
-use xrfast_core::summary::{self, ServiceId};
+use xrfast_core::summary::{self, ServiceId, TraceSummary};
 use xrfast_core::trace::SegmentRef;
 use xrfast_core::{Trace, TraceId};
 
@@ -25,6 +25,8 @@ type Window = Option<(f64, f64)>;
 struct State {
     /// The analysed traces (empty when they are not kept).
     traces: Vec<Arc<Trace>>,
+    /// Their summaries, made with the graph in one pass (empty when the traces are not kept).
+    summaries: Vec<Arc<TraceSummary>>,
     /// How many traces were analysed.
     count: usize,
     graph: ServiceGraph,
@@ -90,13 +92,31 @@ impl PyAnalysis {
 
     fn extend(&self, py: Python<'_>, traces: &[Arc<Trace>]) {
         let traces = in_window(traces, self.window);
-        let graph = py.detach(|| ServiceGraph::from_traces(&traces));
+        // Kept traces get their summaries now, from the same reading of each trace as the graph.
+        let (graph, summaries) = py.detach(|| {
+            if self.keep_traces {
+                ServiceGraph::with_summaries(&traces)
+            } else {
+                (ServiceGraph::from_traces(&traces), Vec::new())
+            }
+        });
         let mut state = self.lock();
         state.graph.merge(&graph);
         state.count += traces.len();
         if self.keep_traces {
             state.traces.extend(traces);
+            state.summaries.extend(summaries.into_iter().map(Arc::new));
         }
+    }
+
+    /// `[summary, ...]` of the kept traces, written in Rust with the GIL released.
+    fn summaries_bytes(&self, py: Python<'_>, what: &str) -> PyResult<Vec<u8>> {
+        let state = self.with_traces(what)?;
+        Ok(py.detach(|| {
+            let mut out = Vec::with_capacity(state.summaries.len() * 1024 + 2);
+            summary::write_summary_list(&state.summaries, &mut out);
+            out
+        }))
     }
 
     fn graph_json(&self, py: Python<'_>) -> Vec<u8> {
@@ -157,6 +177,12 @@ impl PyAnalysis {
             state.count = mine.count + theirs.count;
             if merged.keep_traces {
                 state.traces = mine.traces.iter().chain(&theirs.traces).cloned().collect();
+                state.summaries = mine
+                    .summaries
+                    .iter()
+                    .chain(&theirs.summaries)
+                    .cloned()
+                    .collect();
             }
             state.errors = mine.errors.iter().chain(&theirs.errors).cloned().collect();
         }
@@ -188,13 +214,16 @@ impl PyAnalysis {
 
     /// One ``TraceSummary`` dict per trace, in order.
     fn summaries<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let state = self.with_traces("summaries()")?;
-        let out = py.detach(|| {
-            let mut out = Vec::with_capacity(state.traces.len() * 1024 + 2);
-            summary::write_summaries(&state.traces, &mut out);
-            out
-        });
+        let out = self.summaries_bytes(py, "summaries()")?;
         loads(py, &out)
+    }
+
+    /// ``{"TraceSummaries": [...]}`` as JSON bytes made in Rust.
+    fn summaries_json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let mut out = b"{\"TraceSummaries\":".to_vec();
+        out.extend(self.summaries_bytes(py, "summaries_json()")?);
+        out.push(b'}');
+        Ok(PyBytes::new(py, &out))
     }
 
     /// The path report over the analysed traces (the same as ``TraceSet.paths``).
