@@ -13,6 +13,7 @@ import re
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -366,8 +367,8 @@ class Operations:
                 ok[n] = bool(((ends >= lo) & (ends < hi)).any())
         if rate is not None:
             for n, row in enumerate(rows):
-                # The trace id's random part, as a fraction: a stable sample across pages.
-                ok[n] = ok[n] and int(row.id[-8:], 16) / 2**32 < rate
+                # A hash of the trace id, as a fraction: the same sample on every page and call.
+                ok[n] = ok[n] and zlib.crc32(row.id.encode()) / 2**32 < rate
         if filt is not None:
             candidates = [n for n in range(len(rows)) if ok[n]]
             documents: list[bytes] = []
@@ -639,8 +640,6 @@ class Operations:
 
 
 def _summary(blob: bytes) -> dict[str, Any]:
-    import zlib
-
     result: dict[str, Any] = orjson.loads(zlib.decompress(blob))
     return result
 

@@ -1,0 +1,359 @@
+"""The collector's benchmark: UDP ingest rate on loopback, and GetTraceSummaries latency over a
+large store (docs/collector.md, "Performance").
+
+* **Ingest**: a sender in another process sends real segment documents (from the workload
+  generator) as daemon datagrams, as fast as it can, to a running :class:`Collector`; the figure
+  is documents ingested per second (received by the Rust reader, logged in SQLite and assembled),
+  with every datagram accounted for: ``sent == received + dropped by the kernel`` and
+  ``received == accepted + rejected + dropped``. The baseline, in the same run, is a Python
+  ``recvfrom`` loop that only receives (no checks, no storage).
+* **Queries**: ``GetTraceSummaries`` over plain HTTP against a store of ``--store-traces``
+  traces (one million by default; built once and kept in ``~/.cache/xrfast``), median and p95
+  of several calls per query; the baseline is answering the narrow window without a store
+  (assembling and summarising that window's documents from scratch).
+
+Run it alone with ``python -m xrfast.bench.collector [--quick]``; ``xrfast bench`` runs it too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import shutil
+import socket
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+import xrfast
+from xrfast.bench import workload
+
+__all__ = ["run"]
+
+HEADER = b'{"format":"json","version":1}\n'
+
+
+def _documents(traces: int, seed: int) -> list[bytes]:
+    config = workload.WorkloadConfig(
+        traces=traces, seed=seed, in_progress_rate=0.0, payload_bytes=(0, 400)
+    )
+    return workload.generate(config)
+
+
+def _send(address: tuple[str, int], datagrams: list[bytes], count: int) -> None:
+    """The sender process: ``count`` datagrams, cycling through ``datagrams``."""
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    n = len(datagrams)
+    for i in range(count):
+        sender.sendto(datagrams[i % n], address)
+
+
+def _sender(address: tuple[str, int], datagrams: list[bytes], count: int) -> Any:
+    process = multiprocessing.get_context("spawn").Process(
+        target=_send, args=(address, datagrams, count)
+    )
+    process.start()
+    return process
+
+
+def _datagrams(count: int) -> list[bytes]:
+    """Distinct datagrams: the workload's documents with their trace ids renumbered."""
+    docs = _documents(400, seed=3)
+    out = []
+    round_ = 0
+    while len(out) < count:
+        for doc in docs:
+            if b'"trace_id"' not in doc:
+                continue
+            tid = json.loads(doc)["trace_id"]
+            new = f"{tid[:-6]}{round_:06x}".encode()
+            out.append(HEADER + doc.replace(tid.encode(), new))
+            if len(out) == count:
+                break
+        round_ += 1
+    return out
+
+
+def _settle(stats: Any, key: str = "received") -> dict[str, Any]:
+    last = stats()
+    while True:
+        time.sleep(0.3)
+        now = stats()
+        if now[key] == last[key]:
+            return dict(now)
+        last = now
+
+
+def ingest_collector(count: int, console: Console) -> dict[str, Any]:
+    """One run of the collector's UDP ingest."""
+    from xrfast.collector import Collector
+    from xrfast.collector.ingest import kernel_drops
+
+    datagrams = _datagrams(min(count, 50_000))
+    with tempfile.TemporaryDirectory() as directory:
+        with Collector(
+            udp="127.0.0.1:0",
+            http="127.0.0.1:0",
+            data_dir=directory,
+            trace_idle_timeout=1.0,
+            retention_seconds=1e10,
+            receive_buffer_bytes=32 << 20,
+        ) as collector:
+            assert collector.udp is not None and collector.pipeline is not None
+            udp, assembler = collector.udp, collector.pipeline.assembler
+            started = time.perf_counter()
+            process = _sender(collector.udp_address, datagrams, count)
+            process.join()
+            stats = _settle(lambda: udp.stats)
+            while assembler.stats["documents_received"] < stats["accepted"]:
+                time.sleep(0.01)
+            seconds = time.perf_counter() - started
+            kernel = kernel_drops(collector.udp_address) or 0
+    unaccounted = count - stats["received"] - kernel
+    return {
+        "sent": count,
+        "received": stats["received"],
+        "accepted": stats["accepted"],
+        "rejected": stats["rejected"],
+        "dropped": stats["dropped"],
+        "kernel_dropped": kernel,
+        "unaccounted": unaccounted,
+        "seconds": seconds,
+        "documents_per_s": stats["accepted"] / seconds,
+    }
+
+
+def _python_receiver(count: int) -> dict[str, Any]:
+    """The baseline: a Python loop that only calls ``recvfrom`` (no checks, no storage)."""
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(0.5)
+    datagrams = _datagrams(min(count, 50_000))
+    received = 0
+    started = time.perf_counter()
+    process = _sender(receiver.getsockname(), datagrams, count)
+    try:
+        while True:
+            receiver.recvfrom(65536)
+            received += 1
+    except socket.timeout:
+        pass
+    seconds = time.perf_counter() - started - 0.5
+    process.join()
+    receiver.close()
+    return {
+        "sent": count,
+        "received": received,
+        "seconds": seconds,
+        "documents_per_s": received / seconds,
+    }
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+def cache_dir(traces: int) -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "xrfast" / f"bench-collector-{traces}"
+
+
+def build_store(directory: Path, traces: int, console: Console) -> float:
+    """Fills a store with ``traces`` traces: the workload's traces copied with new ids whose
+    times spread one trace per second. Returns the first trace-id time."""
+    from xrfast.collector.store import Store
+
+    template = _documents(1000, seed=7)
+    by_trace: dict[str, list[bytes]] = {}
+    for doc in template:
+        if b'"trace_id"' in doc:
+            by_trace.setdefault(json.loads(doc)["trace_id"], []).append(doc)
+    groups = list(by_trace.items())
+    base = 1_700_000_000
+    store = Store(directory)
+    started = time.perf_counter()
+    chunk = 5000
+    for first in range(0, traces, chunk):
+        docs: list[bytes] = []
+        for i in range(first, min(first + chunk, traces)):
+            tid, tdocs = groups[i % len(groups)]
+            new = f"1-{base + i:08x}-{i:024x}".encode()
+            docs.extend(d.replace(tid.encode(), new) for d in tdocs)
+        parsed = xrfast.parse(docs, format="document", on_error="skip")
+        store.writer.execute("BEGIN")
+        store.upsert_traces(parsed, time.time())
+        store.writer.execute("COMMIT")
+        if first % 100_000 == 0:
+            console.print(
+                f"  store: {first + chunk:,} traces ({time.perf_counter() - started:.0f} s)"
+            )
+    store.set_meta("bench_traces", str(traces))
+    store.close()
+    return float(base)
+
+
+def _query(conn: http.client.HTTPConnection, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    data = json.dumps(body).encode()
+    started = time.perf_counter()
+    conn.request("POST", "/TraceSummaries", data, {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    payload = response.read()
+    seconds = time.perf_counter() - started
+    assert response.status == 200, payload[:200]
+    return seconds, json.loads(payload)
+
+
+def queries(traces: int, repeat: int, console: Console, *, keep: bool) -> dict[str, Any]:
+    """GetTraceSummaries latency over a store of ``traces`` traces."""
+    from xrfast.collector import Collector
+    from xrfast.collector.store import Store
+
+    directory = cache_dir(traces) if keep else Path(tempfile.mkdtemp())
+    try:
+        ready = False
+        if (directory / "collector.sqlite3").exists():
+            store = Store(directory)
+            ready = store.get_meta("bench_traces") in (str(traces).encode(), str(traces))
+            store.close()
+        if not ready:
+            shutil.rmtree(directory, ignore_errors=True)
+            console.print(f"  building a store of {traces:,} traces in {directory}")
+            started = time.perf_counter()
+            build_store(directory, traces, console)
+            console.print(f"  built in {time.perf_counter() - started:.0f} s")
+        base = 1_700_000_000.0
+        end = base + traces
+        middle = base + traces / 2
+        with Collector(
+            udp="127.0.0.1:0",
+            http="127.0.0.1:0",
+            data_dir=str(directory),
+            retention_seconds=1e10,
+            purge_seconds=1e9,
+        ) as collector:
+            host, port = collector.http_address
+            conn = http.client.HTTPConnection(host, port, timeout=120)
+            cases: dict[str, dict[str, Any]] = {
+                "all traces, first page": {"StartTime": base, "EndTime": end},
+                "one hour, first page": {"StartTime": middle, "EndTime": middle + 3600},
+                "all traces, Event range": {
+                    "StartTime": 0,
+                    "EndTime": 4e9,
+                    "TimeRangeType": "Event",
+                },
+                "one hour, sampled 10%": {
+                    "StartTime": middle,
+                    "EndTime": middle + 3600,
+                    "Sampling": True,
+                },
+            }
+            _, first = _query(conn, cases["all traces, first page"])
+            if "NextToken" in first:
+                cases["all traces, second page"] = {
+                    "StartTime": base,
+                    "EndTime": end,
+                    "NextToken": first["NextToken"],
+                }
+            if hasattr(xrfast, "compile_filter"):
+                cases["one hour, filter responsetime > 0.5"] = {
+                    "StartTime": middle,
+                    "EndTime": middle + 3600,
+                    "FilterExpression": "responsetime > 0.5",
+                }
+            results = {}
+            for name, body in cases.items():
+                times = []
+                for _ in range(repeat):
+                    seconds, answer = _query(conn, body)
+                    times.append(seconds)
+                times.sort()
+                results[name] = {
+                    "median_ms": statistics.median(times) * 1e3,
+                    "p95_ms": times[min(len(times) - 1, int(0.95 * len(times)))] * 1e3,
+                    "summaries": len(answer["TraceSummaries"]),
+                    "processed": answer["TracesProcessedCount"],
+                }
+            conn.close()
+            # Baseline: the one-hour page without a store (assemble and summarise the window).
+            store = collector.store
+            assert store is not None
+            rows = store.scan(
+                "TraceId", middle, middle + 3600, after=None, limit=10**9, with_documents=True
+            )
+            documents = [d for row in rows for d in row.document_list()]
+            count = len(rows)
+        baseline = []
+        for _ in range(max(3, repeat // 4)):
+            started = time.perf_counter()
+            summaries = xrfast.parse(documents, format="document", on_error="skip").summaries()
+            baseline.append(time.perf_counter() - started)
+        results["baseline: one hour assembled from documents"] = {
+            "median_ms": statistics.median(baseline) * 1e3,
+            "p95_ms": max(baseline) * 1e3,
+            "summaries": len(summaries),
+            "processed": count,
+        }
+        size = sum(p.stat().st_size for p in directory.glob("collector.sqlite3*"))
+        return {"store_traces": traces, "store_bytes": size, "repeat": repeat, "queries": results}
+    finally:
+        if not keep:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def run(*, quick: bool, console: Console, store_traces: int | None = None) -> dict[str, Any]:
+    """The collector benchmark; ``quick`` uses 20,000 datagrams and a 2,000-trace store."""
+    count = 20_000 if quick else 400_000
+    repeats = 1 if quick else 3
+    console.print("[bold]collector[/]: UDP ingest on loopback (sender in another process)")
+    runs = [ingest_collector(count, console) for _ in range(repeats)]
+    ingest = sorted(runs, key=lambda r: r["documents_per_s"])[len(runs) // 2]
+    baseline = sorted(
+        (_python_receiver(count) for _ in range(repeats)), key=lambda r: r["documents_per_s"]
+    )[repeats // 2]
+    console.print(
+        f"  collector: {ingest['documents_per_s']:,.0f} documents/s ingested "
+        f"(sent {ingest['sent']:,}, received {ingest['received']:,}, accepted "
+        f"{ingest['accepted']:,}, rejected {ingest['rejected']:,}, dropped {ingest['dropped']:,}, "
+        f"kernel-dropped {ingest['kernel_dropped']:,}, unaccounted {ingest['unaccounted']:,}); "
+        f"baseline Python recvfrom loop: {baseline['documents_per_s']:,.0f}/s "
+        f"(received {baseline['received']:,} of {baseline['sent']:,})"
+    )
+    traces = store_traces or (2_000 if quick else 1_000_000)
+    console.print(f"[bold]collector[/]: GetTraceSummaries over {traces:,} stored traces")
+    query = queries(traces, 5 if quick else 21, console, keep=not quick)
+    for name, figures in query["queries"].items():
+        console.print(
+            f"  {name}: median {figures['median_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms "
+            f"({figures['summaries']} summaries, {figures['processed']:,} processed)"
+        )
+    return {
+        "ingest": ingest,
+        "ingest_runs": runs,
+        "ingest_baseline": baseline,
+        "ingest_ratio": ingest["documents_per_s"] / baseline["documents_per_s"],
+        "summaries": query,
+    }
+
+
+def main() -> None:
+    """``python -m xrfast.bench.collector``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--store-traces", type=int, default=None)
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args()
+    report = run(quick=args.quick, console=Console(), store_traces=args.store_traces)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The AWS X-Ray SDK's centralized sampler against the collector: it pulls rules from
+``/GetSamplingRules`` and reports statistics to ``/SamplingTargets`` exactly as it does through
+the daemon (spec §2.5, §7)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+pytest.importorskip("aiohttp")
+pytest.importorskip("xrfast.sampling.service")
+
+from aws_xray_sdk.core import AWSXRayRecorder
+from aws_xray_sdk.core.sampling.sampler import DefaultSampler
+
+from xrfast.collector import Collector
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[Collector]:
+    with Collector(udp="127.0.0.1:0", http="127.0.0.1:0", data_dir=str(tmp_path)) as c:
+        yield c
+
+
+def test_the_sdk_sampler_pulls_rules_and_targets(collector: Collector) -> None:
+    xray = boto3.client(
+        "xray",
+        endpoint_url=collector.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    xray.create_sampling_rule(
+        SamplingRule={
+            "RuleName": "checkout",
+            "ResourceARN": "*",
+            "Priority": 1,
+            "FixedRate": 1.0,
+            "ReservoirSize": 0,
+            "ServiceName": "shop",
+            "ServiceType": "*",
+            "Host": "*",
+            "HTTPMethod": "POST",
+            "URLPath": "/checkout",
+            "Version": 1,
+        }
+    )
+    recorder = AWSXRayRecorder()
+    sampler = DefaultSampler()
+    # The SDK's own address parsing: one host:port for UDP and TCP, like the daemon's.
+    recorder.configure(
+        daemon_address=collector.daemon_address,
+        sampling=True,
+        sampler=sampler,
+        context_missing="LOG_ERROR",
+    )
+    # What the rule poller thread does at start and every five minutes.
+    sampler._rule_poller._refresh_cache()
+    names = [rule.name for rule in sampler._cache.rules]
+    assert names == ["checkout", "Default"]
+    request = {"service": "shop", "host": "shop.example.com", "method": "POST", "path": "/checkout"}
+    decisions = [sampler.should_trace(request) for _ in range(5)]
+    assert all(decisions)  # FixedRate 1.0 (the reservoir is empty until targets arrive)
+    # What the target poller thread does every ten seconds.
+    sampler._target_poller._do_work()
+    checkout = next(rule for rule in sampler._cache.rules if rule.name == "checkout")
+    assert checkout.rate == 1.0
+    summaries = xray.get_sampling_statistic_summaries()["SamplingStatisticSummaries"]
+    reported = {s["RuleName"]: s for s in summaries}
+    assert reported["checkout"]["RequestCount"] >= 5
+    assert reported["checkout"]["SampledCount"] >= 5
