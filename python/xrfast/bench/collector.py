@@ -20,11 +20,13 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import multiprocessing
 import os
 import shutil
 import socket
 import statistics
+import struct
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -47,21 +49,57 @@ def _documents(traces: int, seed: int) -> list[bytes]:
     return workload.generate(config)
 
 
-def _send(address: tuple[str, int], datagrams: list[bytes], count: int) -> None:
-    """The sender process: ``count`` datagrams, cycling through ``datagrams``."""
-    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-    n = len(datagrams)
-    for i in range(count):
-        sender.sendto(datagrams[i % n], address)
+#: The sender process: reads length-prefixed datagrams from a file, sends them ``count`` times
+#: over (cycling) to ``host:port`` as fast as it can.
+SENDER = """
+import socket, struct, sys
+host, port, count, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+data = open(path, "rb").read()
+datagrams, at = [], 0
+while at < len(data):
+    (n,) = struct.unpack_from("<I", data, at)
+    datagrams.append(data[at + 4 : at + 4 + n])
+    at += 4 + n
+sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+address, n = (host, port), len(datagrams)
+print("ready", flush=True)
+sys.stdin.readline()
+for i in range(count):
+    sender.sendto(datagrams[i % n], address)
+"""
 
 
 def _sender(address: tuple[str, int], datagrams: list[bytes], count: int) -> Any:
-    process = multiprocessing.get_context("spawn").Process(
-        target=_send, args=(address, datagrams, count)
+    """Starts the sender process (a separate interpreter: it does not share our cores' GIL)."""
+    handle = tempfile.NamedTemporaryFile(suffix=".datagrams", delete=False)  # noqa: SIM115
+    with handle:
+        for datagram in datagrams:
+            handle.write(struct.pack("<I", len(datagram)) + datagram)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SENDER, address[0], str(address[1]), str(count), handle.name],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    process.start()
+    process.path = handle.name  # type: ignore[attr-defined]
+    assert process.stdout is not None and process.stdout.readline().strip() == "ready"
     return process
+
+
+def _go(process: Any) -> float:
+    """Lets the sender send; returns the start time."""
+    started = time.perf_counter()
+    process.stdin.write("go\n")
+    process.stdin.flush()
+    return started
+
+
+def _join(process: Any) -> None:
+    process.wait()
+    process.stdin.close()
+    process.stdout.close()
+    os.unlink(process.path)
 
 
 def _datagrams(count: int) -> list[bytes]:
@@ -98,25 +136,38 @@ def ingest_collector(count: int, console: Console) -> dict[str, Any]:
     from xrfast.collector.ingest import kernel_drops
 
     datagrams = _datagrams(min(count, 50_000))
-    with tempfile.TemporaryDirectory() as directory:
-        with Collector(
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        Collector(
             udp="127.0.0.1:0",
             http="127.0.0.1:0",
             data_dir=directory,
             trace_idle_timeout=1.0,
             retention_seconds=1e10,
             receive_buffer_bytes=32 << 20,
-        ) as collector:
-            assert collector.udp is not None and collector.pipeline is not None
-            udp, assembler = collector.udp, collector.pipeline.assembler
-            started = time.perf_counter()
-            process = _sender(collector.udp_address, datagrams, count)
-            process.join()
-            stats = _settle(lambda: udp.stats)
-            while assembler.stats["documents_received"] < stats["accepted"]:
-                time.sleep(0.01)
-            seconds = time.perf_counter() - started
-            kernel = kernel_drops(collector.udp_address) or 0
+        ) as collector,
+    ):
+        assert collector.udp is not None and collector.pipeline is not None
+        udp, assembler = collector.udp, collector.pipeline.assembler
+        process = _sender(collector.udp_address, datagrams, count)
+        started = _go(process)
+
+        def progress() -> tuple[int, int]:
+            return udp.stats["received"], assembler.stats["documents_received"]
+
+        # The end: the last time a datagram was received or a document assembled (documents
+        # are in the ingest log before the assembler sees them), once nothing moved for 0.3 s.
+        last, changed = progress(), time.perf_counter()
+        while process.poll() is None or time.perf_counter() - changed < 0.3:
+            time.sleep(0.002)
+            now = progress()
+            if now != last:
+                last, changed = now, time.perf_counter()
+        _join(process)
+        seconds = changed - started
+        stats = dict(udp.stats)
+        assert assembler.stats["documents_received"] == stats["accepted"]
+        kernel = kernel_drops(collector.udp_address) or 0
     unaccounted = count - stats["received"] - kernel
     return {
         "sent": count,
@@ -139,8 +190,8 @@ def _python_receiver(count: int) -> dict[str, Any]:
     receiver.settimeout(0.5)
     datagrams = _datagrams(min(count, 50_000))
     received = 0
-    started = time.perf_counter()
     process = _sender(receiver.getsockname(), datagrams, count)
+    started = _go(process)
     try:
         while True:
             receiver.recvfrom(65536)
@@ -148,7 +199,7 @@ def _python_receiver(count: int) -> dict[str, Any]:
     except socket.timeout:
         pass
     seconds = time.perf_counter() - started - 0.5
-    process.join()
+    _join(process)
     receiver.close()
     return {
         "sent": count,

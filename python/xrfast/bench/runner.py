@@ -44,6 +44,7 @@ from rich.table import Table
 
 import xrfast
 from xrfast import _core
+from xrfast.bench import collector as collector_bench
 from xrfast.bench import reference, workload
 
 RUST_PARSERS = ("sonic-rs", "sonic-rs-lazy", "simd-json", "serde_json")
@@ -636,6 +637,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.scaling:
         console.print("[bold]scaling[/]")
         report["scaling"] = scaling(config, args.repeat, console)
+    report["collector"] = collector_bench.run(quick=args.quick, console=console)
     console.print(table(results))
     for name, value in report["ratios"].items():
         console.print(f"{name}: [bold]{value:.2f}[/]")

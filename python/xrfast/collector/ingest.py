@@ -43,6 +43,11 @@ WATERMARK = "watermark"
 #: pump stops draining (the Rust queue then fills and counts drops).
 MAX_PENDING_JOBS = 256
 
+#: A drained UDP batch smaller than this waits ``BATCH_LINGER`` seconds for more documents, so
+#: the writer gets a few large batches per second rather than one per datagram.
+BATCH_DOCUMENTS = 2048
+BATCH_LINGER = 0.005
+
 
 @dataclass
 class _Job:
@@ -180,6 +185,10 @@ class Pipeline:
                 continue
             documents = self.udp.drain(0.1)
             if documents:
+                if len(documents) < BATCH_DOCUMENTS:
+                    # Let a batch build up: one job per few milliseconds, not per datagram.
+                    time.sleep(BATCH_LINGER)
+                    documents += self.udp.drain(0)
                 self._submit_datagrams(documents)
         for documents in iter(lambda: self.udp.drain(0) if self.udp else [], []):
             self._submit_datagrams(documents)

@@ -256,7 +256,8 @@ class Store:
         return written
 
     def _write(self, traces: TraceSet, indexes: list[int], now: float) -> int:
-        summaries = traces.summaries()
+        # One JSON document made in Rust, loaded at once (faster than a dict per trace).
+        summaries = orjson.loads(traces.summaries_json())["TraceSummaries"]
         columns = traces.columns()
         rows_of = columns["trace"]
         bounds = np.searchsorted(rows_of, np.arange(len(traces) + 1))
