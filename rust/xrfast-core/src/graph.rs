@@ -31,7 +31,7 @@ use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use sketches_ddsketch::{Config, DDSketch};
 
-use crate::document::{Entity, Flags, Kind};
+use crate::document::{Flags, Kind};
 use crate::summary::{http_status, write_double, write_str, ServiceId, Services, TraceSummary};
 use crate::trace::{SegmentRef, Trace};
 
@@ -356,9 +356,11 @@ impl Default for Samples {
 }
 
 impl Samples {
-    fn add(&mut self, start: f64, end: Option<f64>, outcome: Outcome) {
+    /// Counts a request; `outcome` is asked only of a completed one.
+    fn add(&mut self, start: f64, end: Option<f64>, outcome: impl FnOnce() -> Outcome) {
         self.start = self.start.min(start);
         let Some(end) = end else { return };
+        let outcome = outcome();
         self.end = self.end.max(end);
         let seconds = end - start;
         self.statistics.add(outcome, seconds);
@@ -561,7 +563,15 @@ impl ServiceGraph {
         let entities = trace.entities();
         let segments = trace.segments();
         let keys = |pos: usize| &services.ids[services.of[pos]];
-        let outcome = |e: &Entity| Outcome::classify(e.flags, http_status(trace, e));
+        // Each entity's outcome, read once: an inferred segment's subsegment is both its node's
+        // sample and its edge's, a root both its node's and its client edge's.
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; entities.len()];
+        let mut outcome = |i: u32| {
+            *outcomes[i as usize].get_or_insert_with(|| {
+                let e = &entities[i as usize];
+                Outcome::classify(e.flags, http_status(trace, e))
+            })
+        };
 
         // The segment (position in `segments`) each returned entity belongs to.
         let mut owner = vec![u32::MAX; entities.len()];
@@ -584,17 +594,20 @@ impl ServiceGraph {
 
         let mut called: FxHashSet<(u32, usize)> = FxHashSet::default();
         for (pos, &segment) in segments.iter().enumerate() {
-            let (e, parent) = match segment {
-                SegmentRef::Real(i) => {
-                    let e = &entities[i as usize];
-                    (e, e.parent.and_then(|p| index.get(&p.0).copied()))
-                }
-                SegmentRef::Inferred(i) => (&entities[i as usize], Some(i)),
+            let (i, parent) = match segment {
+                SegmentRef::Real(i) => (
+                    i,
+                    entities[i as usize]
+                        .parent
+                        .and_then(|p| index.get(&p.0).copied()),
+                ),
+                SegmentRef::Inferred(i) => (i, Some(i)),
             };
+            let e = &entities[i as usize];
             let inferred = matches!(segment, SegmentRef::Inferred(_));
             let node = entry(&mut self.nodes, keys(pos));
             node.active |= !inferred;
-            node.samples.add(e.start, e.end, outcome(e));
+            node.samples.add(e.start, e.end, || outcome(i));
             if trace.root() == Some(pos) {
                 node.root = true;
                 if e.end.is_some() {
@@ -607,7 +620,7 @@ impl ServiceGraph {
                 };
                 entry(&mut self.nodes, &client).client = true;
                 let edge = (client, keys(pos).clone());
-                entry(&mut self.edges, &edge).add(e.start, e.end, outcome(e));
+                entry(&mut self.edges, &edge).add(e.start, e.end, || outcome(i));
             }
             // The edge from the caller, measured by the caller's subsegment; a segment whose
             // parent is a segment is measured by itself. Two downstream segments of one node
@@ -617,14 +630,14 @@ impl ServiceGraph {
             if !called.insert((parent, services.of[pos])) {
                 continue;
             }
-            let call = &entities[parent as usize];
-            let sample = if call.kind == Kind::Subsegment {
-                call
+            let sample = if entities[parent as usize].kind == Kind::Subsegment {
+                parent
             } else {
-                e
+                i
             };
             let edge = (keys(from as usize).clone(), keys(pos).clone());
-            entry(&mut self.edges, &edge).add(sample.start, sample.end, outcome(sample));
+            let measured = &entities[sample as usize];
+            entry(&mut self.edges, &edge).add(measured.start, measured.end, || outcome(sample));
         }
     }
 

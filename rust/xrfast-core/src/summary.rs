@@ -603,7 +603,7 @@ pub fn write_summaries<T: Borrow<Trace> + Sync>(traces: &[T], out: &mut Vec<u8>)
 /// Appends `[summary, ...]` of summaries made already (in parallel for large lists).
 pub fn write_summary_list<S: Borrow<TraceSummary> + Sync>(summaries: &[S], out: &mut Vec<u8>) {
     write_list(summaries, out, |summary, out| {
-        summary.borrow().write_json(out)
+        summary.borrow().write_json(out);
     });
 }
 
@@ -755,10 +755,11 @@ fn intern_service(
 /// decoded.
 #[must_use]
 pub fn http_status(trace: &Trace, e: &Entity) -> Option<i64> {
-    let span = e.http?;
-    let (_, response) = members(trace.text_of(e, span)).find(|(key, _)| key == "response")?;
-    let (_, status) = members(response.as_raw_str().as_bytes()).find(|(key, _)| key == "status")?;
-    status_of(&status)
+    let text = trace.text_of(e, e.http?);
+    if !may_hold(text, &[b"\"status\""]) {
+        return None;
+    }
+    status_of(&sonic_rs::get_from_slice(text, &["response", "status"]).ok()?)
 }
 
 fn status_of(value: &LazyValue<'_>) -> Option<i64> {
@@ -941,6 +942,10 @@ fn exceptions(trace: &Trace, e: &Entity) -> Vec<RootCauseException> {
 /// the root; at each entity with the flag whose ancestors lack it, a descent that keeps
 /// following the child with the flag that ended last, until none has it.
 fn flagged_paths(tree: &Tree<'_>, root: Node, bit: u8) -> Vec<Vec<Node>> {
+    // Most traces have no fault (or no error) anywhere: nothing to walk.
+    if !tree.trace.entities().iter().any(|e| e.flags.has(bit)) {
+        return Vec::new();
+    }
     let size = 2 * tree.n as usize;
     let (mut from, mut seen) = (vec![NONE; size], vec![false; size]);
     let mut paths = Vec::new();
