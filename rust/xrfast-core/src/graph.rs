@@ -585,12 +585,23 @@ impl ServiceGraph {
                 }
             }
         }
-        let index: FxHashMap<u64, u32> = entities
+        // The returned entities that real segments name as parent (the calls into them), by id.
+        let mut index: FxHashMap<u64, u32> = segments
             .iter()
-            .enumerate()
-            .filter(|(i, _)| owner[*i] != u32::MAX)
-            .map(|(i, e)| (e.id.0, i as u32))
+            .filter_map(|&s| match s {
+                SegmentRef::Real(i) => entities[i as usize].parent.map(|p| (p.0, u32::MAX)),
+                SegmentRef::Inferred(_) => None,
+            })
             .collect();
+        if !index.is_empty() {
+            for (i, e) in entities.iter().enumerate() {
+                if owner[i] != u32::MAX {
+                    if let Some(slot) = index.get_mut(&e.id.0) {
+                        *slot = i as u32;
+                    }
+                }
+            }
+        }
 
         let mut called: FxHashSet<(u32, usize)> = FxHashSet::default();
         for (pos, &segment) in segments.iter().enumerate() {
@@ -599,7 +610,8 @@ impl ServiceGraph {
                     i,
                     entities[i as usize]
                         .parent
-                        .and_then(|p| index.get(&p.0).copied()),
+                        .and_then(|p| index.get(&p.0).copied())
+                        .filter(|&p| p != u32::MAX),
                 ),
                 SegmentRef::Inferred(i) => (i, Some(i)),
             };
