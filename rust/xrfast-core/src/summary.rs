@@ -484,7 +484,9 @@ impl TraceSummary {
         out.push(b']');
     }
 
-    fn write_root_cause(&self, out: &mut Vec<u8>, cause: &RootCause) {
+    /// Appends one root cause (`FaultRootCause`, `ErrorRootCause` or `ResponseTimeRootCause`)
+    /// of this summary, as `GetTraceSummaries` writes it.
+    pub fn write_root_cause(&self, out: &mut Vec<u8>, cause: &RootCause) {
         out.extend_from_slice(b"{\"Services\":[");
         for (n, service) in cause.services.iter().enumerate() {
             if n > 0 {
@@ -667,7 +669,7 @@ pub fn http_status(trace: &Trace, e: &Entity) -> Option<i64> {
 
 /// The node of the inferred segment of subsegment `e` (spec §5.2): an AWS resource is named
 /// after the resource when its type is known, a remote call after the subsegment.
-fn inferred_service(trace: &Trace, e: &Entity) -> ServiceId {
+pub(crate) fn inferred_service(trace: &Trace, e: &Entity) -> ServiceId {
     let raw_name = trace.text_of(e, e.name);
     let name = decode(raw_name);
     let origin = known_origin(e, raw_name);
@@ -767,7 +769,9 @@ fn annotations(trace: &Trace, service_of: &[usize]) -> Annotations {
     out
 }
 
-fn read_http(trace: &Trace, e: &Entity) -> Http {
+/// The `http` of entity `e` (botocore's `Http` members; absent ones are `None`).
+#[must_use]
+pub fn read_http(trace: &Trace, e: &Entity) -> Http {
     let mut http = Http::default();
     let Some(span) = e.http else { return http };
     for (key, value) in members(trace.text_of(e, span)) {
@@ -964,7 +968,7 @@ fn members(raw: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, LazyValue<'_>)> {
 }
 
 /// A raw JSON string (quotes included) → its text.
-fn decode(raw: &[u8]) -> String {
+pub(crate) fn decode(raw: &[u8]) -> String {
     if raw.len() >= 2 && !raw.contains(&b'\\') {
         return String::from_utf8_lossy(&raw[1..raw.len() - 1]).into_owned();
     }
