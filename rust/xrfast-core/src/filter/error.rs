@@ -16,6 +16,9 @@ pub struct FilterError {
     pub expected: String,
     /// What the expression has there.
     pub found: String,
+    /// Raised while resolving a group reference: an outer reference moves it to itself
+    /// rather than wrapping it again.
+    pub(crate) from_group: bool,
 }
 
 impl FilterError {
@@ -31,6 +34,15 @@ impl FilterError {
             offset,
             expected: expected.to_owned(),
             found,
+            from_group: false,
+        }
+    }
+
+    /// The same error, at byte `offset` of `src` (a group reference in an outer expression).
+    pub(crate) fn moved_to(self, src: &str, offset: usize) -> Self {
+        Self {
+            from_group: true,
+            ..Self::new(src, offset, &self.expected, self.found)
         }
     }
 }

@@ -264,21 +264,21 @@ impl<'t> TraceContext<'t> {
 
     /// Whether `test` holds for some value of string keyword `key`.
     fn string(&self, key: StrKey, subject: &Subject<'_>, test: &dyn Fn(&str) -> bool) -> bool {
-        let http_member = |http: &Http| -> Option<String> {
+        fn http_member(http: &Http, key: StrKey) -> Option<&str> {
             match key {
-                StrKey::HttpUrl => http.url.clone(),
-                StrKey::HttpMethod => http.method.clone(),
-                StrKey::HttpUserAgent => http.user_agent.clone(),
-                StrKey::HttpClientIp => http.client_ip.clone(),
+                StrKey::HttpUrl => http.url.as_deref(),
+                StrKey::HttpMethod => http.method.as_deref(),
+                StrKey::HttpUserAgent => http.user_agent.as_deref(),
+                StrKey::HttpClientIp => http.client_ip.as_deref(),
                 _ => None,
             }
-        };
+        }
         match subject {
             Subject::Trace => match key {
                 StrKey::HttpUrl
                 | StrKey::HttpMethod
                 | StrKey::HttpUserAgent
-                | StrKey::HttpClientIp => http_member(self.http()).is_some_and(|v| test(&v)),
+                | StrKey::HttpClientIp => http_member(self.http(), key).is_some_and(test),
                 StrKey::User => self.summary().users.iter().any(|(u, _)| test(u)),
                 StrKey::AvailabilityZone => {
                     self.summary().availability_zones.iter().any(|v| test(v))
@@ -287,7 +287,7 @@ impl<'t> TraceContext<'t> {
                 StrKey::ResourceArn => self.summary().resource_arns.iter().any(|v| test(v)),
                 _ => false,
             },
-            Subject::Entity(view) => http_member(view.http(self.trace)).is_some_and(|v| test(&v)),
+            Subject::Entity(view) => http_member(view.http(self.trace), key).is_some_and(test),
             Subject::Service(s, _) => {
                 let id = &self.summary().service_ids[s.service];
                 match key {

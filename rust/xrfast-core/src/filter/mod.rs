@@ -55,10 +55,15 @@ const PARALLEL_MIN_TRACES: usize = 4096;
 /// The longest `EntitySelectorExpression` X-Ray accepts, in characters (botocore's model).
 pub const MAX_ENTITY_SELECTOR_LENGTH: usize = 500;
 
+/// The largest [`CompileOptions::max_depth`] honoured: deeper nesting would risk the stack of
+/// the threads that parse and evaluate.
+pub const MAX_DEPTH_LIMIT: usize = 256;
+
 /// Limits on what an expression may be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CompileOptions {
-    /// Nesting levels: parentheses, blocks and group references each count one.
+    /// Nesting levels: parentheses, blocks and group references each count one (at most
+    /// [`MAX_DEPTH_LIMIT`]; a larger value counts as that).
     pub max_depth: usize,
     /// Bytes of one expression (each group's expression is bounded on its own).
     pub max_length: usize,
@@ -102,7 +107,11 @@ pub fn compile_with(
     groups: &[Group],
     options: &CompileOptions,
 ) -> Result<Filter, FilterError> {
-    let expr = Parser::new(expression, options, groups, Vec::new(), 0)?.filter()?;
+    let options = CompileOptions {
+        max_depth: options.max_depth.min(MAX_DEPTH_LIMIT),
+        ..*options
+    };
+    let expr = Parser::new(expression, &options, groups, Vec::new(), 0)?.filter()?;
     Ok(Filter {
         expression: expression.to_owned(),
         expr,

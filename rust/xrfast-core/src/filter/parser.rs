@@ -636,12 +636,14 @@ impl<'a> Parser<'a> {
         if self.group_stack.contains(&group.name) {
             let mut chain = self.group_stack.clone();
             chain.push(group.name.clone());
-            return Err(FilterError::new(
+            let mut e = FilterError::new(
                 self.src,
                 token.start,
                 "a group that does not refer back to itself",
                 format!("the cycle {}", chain.join(" → ")),
-            ));
+            );
+            e.from_group = true;
+            return Err(e);
         }
         let expr = match group.filter_expression.as_deref().map(str::trim) {
             None | Some("") => Expr::Const(true),
@@ -655,13 +657,18 @@ impl<'a> Parser<'a> {
                     });
                 match compiled {
                     Ok(expr) => expr,
-                    Err(inner_error) => {
-                        return Err(FilterError::new(
+                    Err(inner) if inner.from_group => {
+                        return Err(inner.moved_to(self.src, token.start))
+                    }
+                    Err(inner) => {
+                        let mut e = FilterError::new(
                             self.src,
                             token.start,
                             &format!("group {:?} to have a valid FilterExpression", group.name),
-                            format!("{inner_error}"),
-                        ))
+                            format!("{inner}"),
+                        );
+                        e.from_group = true;
+                        return Err(e);
                     }
                 }
             }
