@@ -664,7 +664,7 @@ fn service_facts(trace: &Trace, segment: SegmentRef) -> (ServiceId, Option<Segme
 /// `http.response.status` of entity `e`: an integer, or a string holding one (spec §10 Q23).
 #[must_use]
 pub fn http_status(trace: &Trace, e: &Entity) -> Option<i64> {
-    read_http(trace, e).status
+    walk_http(trace, e, false).status
 }
 
 /// The node of the inferred segment of subsegment `e` (spec §5.2): an AWS resource is named
@@ -772,11 +772,17 @@ fn annotations(trace: &Trace, service_of: &[usize]) -> Annotations {
 /// The `http` of entity `e` (botocore's `Http` members; absent ones are `None`).
 #[must_use]
 pub fn read_http(trace: &Trace, e: &Entity) -> Http {
+    walk_http(trace, e, true)
+}
+
+/// `read_http`, decoding the `request` members only when `request` is set (the status alone
+/// allocates nothing).
+fn walk_http(trace: &Trace, e: &Entity, request: bool) -> Http {
     let mut http = Http::default();
     let Some(span) = e.http else { return http };
     for (key, value) in members(trace.text_of(e, span)) {
         match &*key {
-            "request" => {
+            "request" if request => {
                 for (key, value) in members(value.as_raw_str().as_bytes()) {
                     let slot = match &*key {
                         "url" => &mut http.url,

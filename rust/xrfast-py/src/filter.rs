@@ -94,13 +94,21 @@ pub struct PyFilter {
     pub filter: Arc<Filter>,
 }
 
-/// The traces of a `TraceSet` or an `Analysis`.
-pub fn traces_of(source: &Bound<'_, PyAny>) -> PyResult<Vec<Arc<Trace>>> {
+/// Runs `f` over the traces of a `TraceSet` (borrowed) or an `Analysis` (its kept traces),
+/// with the GIL released; `what` names the caller in errors.
+pub fn with_traces<R: Send>(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    what: &str,
+    f: impl FnOnce(&[Arc<Trace>]) -> R + Send,
+) -> PyResult<R> {
     if let Ok(set) = source.cast::<PyTraceSet>() {
-        return Ok(set.get().traces.clone());
+        let traces = &set.get().traces;
+        return Ok(py.detach(|| f(traces)));
     }
     if let Ok(analysis) = source.cast::<PyAnalysis>() {
-        return analysis.get().kept_traces("Filter.select");
+        let traces = analysis.get().kept_traces(what)?;
+        return Ok(py.detach(|| f(&traces)));
     }
     Err(PyTypeError::new_err(format!(
         "expected a TraceSet or an Analysis, not {}",
@@ -128,39 +136,36 @@ impl PyFilter {
         py: Python<'py>,
         traces: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, numpy::PyArray1<i64>>> {
-        let traces = traces_of(traces)?;
-        let chosen: Vec<i64> = py.detach(|| {
+        let chosen: Vec<i64> = with_traces(py, traces, "Filter.select", |traces| {
             self.filter
-                .select(&traces)
+                .select(traces)
                 .into_iter()
                 .map(|i| i64::try_from(i).unwrap_or(i64::MAX))
                 .collect()
-        });
+        })?;
         Ok(chosen.into_pyarray(py))
     }
 
     /// The ids of the matching traces, in order.
     fn select_ids(&self, py: Python<'_>, traces: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
-        let traces = traces_of(traces)?;
-        Ok(py.detach(|| {
+        with_traces(py, traces, "Filter.select_ids", |traces| {
             self.filter
-                .select(&traces)
+                .select(traces)
                 .into_iter()
                 .map(|i| traces[i].id().to_string())
                 .collect()
-        }))
+        })
     }
 
     /// A ``TraceSet`` of the matching traces, in order.
     fn filter(&self, py: Python<'_>, traces: &Bound<'_, PyAny>) -> PyResult<PyTraceSet> {
-        let all = traces_of(traces)?;
-        let chosen = py.detach(|| {
+        let chosen = with_traces(py, traces, "Filter.filter", |traces| {
             self.filter
-                .select(&all)
+                .select(traces)
                 .into_iter()
-                .map(|i| Arc::clone(&all[i]))
+                .map(|i| Arc::clone(&traces[i]))
                 .collect()
-        });
+        })?;
         Ok(PyTraceSet {
             traces: chosen,
             errors: Vec::new(),

@@ -250,3 +250,58 @@ pub enum Expr {
     /// Some root cause matches one of the JSON templates.
     RootCauseJson(Vec<serde_json::Value>),
 }
+
+impl Expr {
+    /// A rough cost of evaluating it, by what it makes a trace context derive: 0 the root's
+    /// flags and times, 1 the root's `http`, 2 node names, 3 node identities and calls, 4 the
+    /// whole summary. Operands of `AND`/`OR` are evaluated cheapest first (evaluation has no
+    /// side effects, so the order never changes a result).
+    #[must_use]
+    pub fn cost(&self) -> u8 {
+        match self {
+            Self::Const(_)
+            | Self::Bool(_)
+            | Self::Num(NumKey::ResponseTime | NumKey::Duration, ..) => 0,
+            Self::Num(..) => 1,
+            Self::Str(key, _) => match key {
+                StrKey::HttpUrl
+                | StrKey::HttpMethod
+                | StrKey::HttpUserAgent
+                | StrKey::HttpClientIp => 1,
+                _ => 4,
+            },
+            Self::Not(inner) => inner.cost(),
+            Self::And(terms) | Self::Or(terms) => terms.iter().map(Self::cost).max().unwrap_or(0),
+            Self::Service(node, block) => {
+                let own = if node.as_ref().is_some_and(NodeRef::needs_identity) {
+                    3
+                } else {
+                    2
+                };
+                own.max(block.as_ref().map_or(0, |b| b.cost()))
+            }
+            Self::Edge(..) => 3,
+            Self::Annotation(..) | Self::RootCause(..) | Self::RootCauseJson(_) => 4,
+        }
+    }
+
+    /// Puts the operands of every `AND` and `OR` cheapest first (a stable sort: equal costs
+    /// keep the order they were written in).
+    pub fn order_by_cost(&mut self) {
+        match self {
+            Self::And(terms) | Self::Or(terms) => {
+                for term in terms.iter_mut() {
+                    term.order_by_cost();
+                }
+                terms.sort_by_cached_key(Self::cost);
+            }
+            Self::Not(inner) => inner.order_by_cost(),
+            Self::Service(_, Some(block))
+            | Self::Edge(_, _, Some(block))
+            | Self::RootCause(_, _, block) => {
+                block.order_by_cost();
+            }
+            _ => {}
+        }
+    }
+}

@@ -15,13 +15,13 @@ use serde_json::Value;
 use super::ast::{
     AnnotationTest, BoolKey, Expr, NodeRef, NumKey, RootCauseKind, RootCauseLevel, StrKey,
 };
-use crate::document::{Entity, Flags};
+use crate::document::{Entity, Flags, Namespace};
 use crate::graph::{calls, client_node, Call};
 use crate::summary::{
     self, decode, inferred_service, AnnotationValue, Http, RootCause, RootCauseEntity,
     RootCauseException, RootCauseService, ServiceId, TraceSummary,
 };
-use crate::trace::{SegmentRef, Trace};
+use crate::trace::{known_origin, SegmentRef, Trace};
 
 /// What filters read from one trace, derived lazily and shared by every filter evaluated
 /// against it.
@@ -29,6 +29,7 @@ pub struct TraceContext<'t> {
     trace: &'t Trace,
     root: Option<&'t Entity>,
     http: OnceCell<Http>,
+    status: OnceCell<Option<i64>>,
     names: OnceCell<Vec<Cow<'t, str>>>,
     services: OnceCell<Vec<ServiceId>>,
     calls: OnceCell<Vec<Call>>,
@@ -47,6 +48,7 @@ impl<'t> TraceContext<'t> {
             trace,
             root,
             http: OnceCell::new(),
+            status: OnceCell::new(),
             names: OnceCell::new(),
             services: OnceCell::new(),
             calls: OnceCell::new(),
@@ -64,6 +66,16 @@ impl<'t> TraceContext<'t> {
     /// The trace's `TraceSummary`, derived once.
     pub fn summary(&self) -> &TraceSummary {
         self.summary.get_or_init(|| TraceSummary::of(self.trace))
+    }
+
+    /// The root's `http.response.status` (read alone unless the whole `http` was read).
+    fn status(&self) -> Option<i64> {
+        match self.http.get() {
+            Some(http) => http.status,
+            None => *self
+                .status
+                .get_or_init(|| self.root.and_then(|e| summary::http_status(self.trace, e))),
+        }
     }
 
     fn http(&self) -> &Http {
@@ -85,16 +97,18 @@ impl<'t> TraceContext<'t> {
                 .map(|&segment| match segment {
                     SegmentRef::Real(i) => {
                         let e = &trace.entities()[i as usize];
-                        let raw = trace.text_of(e, e.name);
-                        match std::str::from_utf8(raw) {
-                            Ok(text) if raw.len() >= 2 && !raw.contains(&b'\\') => {
-                                Cow::Borrowed(&text[1..text.len() - 1])
-                            }
-                            _ => Cow::Owned(decode(raw)),
-                        }
+                        borrowed_name(trace.text_of(e, e.name))
                     }
                     SegmentRef::Inferred(i) => {
-                        Cow::Owned(inferred_service(trace, &trace.entities()[i as usize]).name)
+                        let e = &trace.entities()[i as usize];
+                        let raw = trace.text_of(e, e.name);
+                        // Named after the subsegment unless an AWS resource names the node
+                        // (spec §5.2; `inferred_service` decides, this only skips its work).
+                        if e.namespace == Namespace::Remote || known_origin(e, raw).is_none() {
+                            borrowed_name(raw)
+                        } else {
+                            Cow::Owned(inferred_service(trace, e).name)
+                        }
                     }
                 })
                 .collect()
@@ -244,14 +258,14 @@ impl<'t> TraceContext<'t> {
                     .iter()
                     .any(|&s| entity_of(self.trace, s).end.is_some())
                     .then(|| self.trace.duration()),
-                NumKey::HttpStatus => self.http().status.map(|s| s as f64),
+                NumKey::HttpStatus => self.status().map(|s| s as f64),
                 _ => None,
             },
             Subject::Entity(view) => match key {
                 NumKey::ResponseTime | NumKey::Duration => {
                     view.entity.end.map(|end| end - view.entity.start)
                 }
-                NumKey::HttpStatus => view.http(self.trace).status.map(|s| s as f64),
+                NumKey::HttpStatus => view.status(self.trace).map(|s| s as f64),
                 _ => None,
             },
             Subject::Service(_, at) | Subject::Exception(_, at) => at.index(key),
@@ -415,6 +429,16 @@ impl<'t> TraceContext<'t> {
     }
 }
 
+/// A raw JSON string's text, borrowed unless it has escapes.
+fn borrowed_name(raw: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(raw) {
+        Ok(text) if raw.len() >= 2 && !raw.contains(&b'\\') => {
+            Cow::Borrowed(&text[1..text.len() - 1])
+        }
+        _ => Cow::Owned(decode(raw)),
+    }
+}
+
 /// The entity of a segment entry (for an inferred segment, the subsegment it is made from).
 fn entity_of(trace: &Trace, segment: SegmentRef) -> &Entity {
     let (SegmentRef::Real(i) | SegmentRef::Inferred(i)) = segment;
@@ -462,6 +486,7 @@ struct EntityView<'x> {
     inferred: bool,
     root: bool,
     http: OnceCell<Http>,
+    status: OnceCell<Option<i64>>,
 }
 
 impl<'x> EntityView<'x> {
@@ -471,6 +496,7 @@ impl<'x> EntityView<'x> {
             inferred,
             root,
             http: OnceCell::new(),
+            status: OnceCell::new(),
         }
     }
 
@@ -479,26 +505,32 @@ impl<'x> EntityView<'x> {
             .get_or_init(|| summary::read_http(trace, self.entity))
     }
 
-    fn status(&self, trace: &Trace) -> i64 {
-        if self.entity.http.is_none() {
-            return 0;
+    /// `http.response.status` (read alone unless the whole `http` was read).
+    fn status(&self, trace: &Trace) -> Option<i64> {
+        self.entity.http?;
+        match self.http.get() {
+            Some(http) => http.status,
+            None => *self
+                .status
+                .get_or_init(|| summary::http_status(trace, self.entity)),
         }
-        self.http(trace).status.unwrap_or(0)
     }
 
     /// `fault`, or a 5xx status (spec §5.4, as the service graph counts a request).
     fn fault(&self, trace: &Trace) -> bool {
-        self.entity.flags.has(Flags::FAULT) || (500..600).contains(&self.status(trace))
+        self.entity.flags.has(Flags::FAULT)
+            || self.status(trace).is_some_and(|s| (500..600).contains(&s))
     }
 
     /// `error`, or a 4xx status (429 included: a throttled request is a client error).
     fn error(&self, trace: &Trace) -> bool {
-        self.entity.flags.has(Flags::ERROR) || (400..500).contains(&self.status(trace))
+        self.entity.flags.has(Flags::ERROR)
+            || self.status(trace).is_some_and(|s| (400..500).contains(&s))
     }
 
     /// `throttle`, or status 429.
     fn throttle(&self, trace: &Trace) -> bool {
-        self.entity.flags.has(Flags::THROTTLE) || self.status(trace) == 429
+        self.entity.flags.has(Flags::THROTTLE) || self.status(trace) == Some(429)
     }
 }
 

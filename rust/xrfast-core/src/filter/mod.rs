@@ -111,7 +111,8 @@ pub fn compile_with(
         max_depth: options.max_depth.min(MAX_DEPTH_LIMIT),
         ..*options
     };
-    let expr = Parser::new(expression, &options, groups, Vec::new(), 0)?.filter()?;
+    let mut expr = Parser::new(expression, &options, groups, Vec::new(), 0)?.filter()?;
+    expr.order_by_cost();
     Ok(Filter {
         expression: expression.to_owned(),
         expr,
