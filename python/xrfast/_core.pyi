@@ -22,6 +22,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any, Final, Literal, TypedDict, TypeVar, final, type_check_only
 
+import numpy as np
 import numpy.typing as npt
 from typing_extensions import Buffer, NotRequired, Self, TypeAlias
 
@@ -1247,7 +1248,7 @@ class Filter:
     def matches(self, trace: Trace) -> bool:
         """Whether ``trace`` matches."""
 
-    def select(self, traces: TraceSet | Analysis) -> npt.NDArray[Any]:
+    def select(self, traces: TraceSet | Analysis) -> npt.NDArray[np.int64]:
         """The positions of the matching traces, ascending, as a numpy ``int64`` array
         (in parallel for large sets).
 

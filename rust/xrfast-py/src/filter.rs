@@ -173,8 +173,9 @@ impl PyFilter {
         })
     }
 
-    fn __repr__(&self) -> String {
-        format!("Filter({:?})", self.filter.expression())
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let text = pyo3::types::PyString::new(py, self.filter.expression());
+        Ok(format!("Filter({})", text.repr()?))
     }
 
     fn __str__(&self) -> String {
