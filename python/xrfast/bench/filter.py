@@ -9,7 +9,7 @@ the runner's). For each expression, two jobs select the matching traces:
 * ``python`` — the equivalent Python predicate over **precomputed** ``TraceSummary`` dicts (the
   summaries are made before timing starts, so the baseline does not pay for them).
 
-Both must select the same traces (the correctness check); figures are trace evaluations per
+Both must select the same traces (the correctness check: a difference voids the run); figures are trace evaluations per
 second, medians over repeats. Selection runs on the calling thread below
 ``PARALLEL_MIN_TRACES`` traces (4,096): the default corpus (3,000 traces) measures one core.
 """
@@ -146,8 +146,12 @@ def run(*, quick: bool, console: Console) -> dict[str, Any]:
         "goal_per_s": GOAL_PER_S,
     }
     console.print(table(report))
-    if not report["correct"]:
-        console.print("[bold red]filter: xrfast and the Python predicate disagree[/]")
+    for r in results:
+        if not r["correct"]:
+            raise SystemExit(
+                f"filter {r['expression']}: xrfast and the Python predicate select different"
+                " traces: the run is void"
+            )
     return report
 
 
