@@ -558,14 +558,10 @@ def analyze(args: argparse.Namespace, console: Console) -> int:
         )
     )
     if len(traces) != len(result.traces) or trace_filter is not None:
-        where = " and ".join(
-            part
-            for part, given in (
-                ("in the window", args.start is not None or args.end is not None),
-                (f"matching {trace_filter.expression}", trace_filter is not None),
-            )
-            if given
-        )
+        parts = ["in the window"] if args.start is not None or args.end is not None else []
+        if trace_filter is not None:
+            parts.append(f"matching {trace_filter.expression}")
+        where = " and ".join(parts)
         console.print(Text(f"{len(traces):,} traces {where}", style="dim"))
     summaries = traces.summaries() if show_summaries else []
     if show_summaries and len(traces):
