@@ -643,6 +643,36 @@ impl SegmentFacts {
     }
 }
 
+/// What the real segments of a trace say about themselves, as a summary lists it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Facts {
+    /// `Users`' `UserName`s.
+    pub users: Vec<String>,
+    /// `ResourceARNs`.
+    pub resource_arns: Vec<String>,
+    /// `InstanceIds`.
+    pub instance_ids: Vec<String>,
+    /// `AvailabilityZones`.
+    pub availability_zones: Vec<String>,
+}
+
+/// The `Users`, `ResourceARNs`, `InstanceIds` and `AvailabilityZones` of `trace` (each distinct,
+/// in segment order, as [`TraceSummary::of`] lists them), without the rest of its summary.
+pub(crate) fn facts(trace: &Trace) -> Facts {
+    let mut out = Facts::default();
+    for &segment in trace.segments() {
+        let SegmentRef::Real(i) = segment else {
+            continue;
+        };
+        let facts = SegmentFacts::read(trace, &trace.entities()[i as usize]);
+        push_some_unique(&mut out.users, facts.user);
+        push_some_unique(&mut out.resource_arns, facts.resource_arn);
+        push_some_unique(&mut out.instance_ids, facts.instance_id);
+        push_some_unique(&mut out.availability_zones, facts.availability_zone);
+    }
+    out
+}
+
 /// The service node of a segment of `trace`, real or inferred (spec §5.2).
 #[must_use]
 pub fn service_id(trace: &Trace, segment: SegmentRef) -> ServiceId {
@@ -721,8 +751,10 @@ fn account_id(value: &LazyValue<'_>) -> Option<String> {
 }
 
 /// Annotations of every returned entity, segments in order and each segment's tree depth
-/// first, attributed to the entity's segment's service.
-fn annotations(trace: &Trace, service_of: &[usize]) -> Annotations {
+/// first, attributed to the entity's segment's service (`service_of[position in
+/// Trace::segments]`, an index into `ServiceIds`; filters, which need no attribution, pass
+/// zeros).
+pub(crate) fn annotations(trace: &Trace, service_of: &[usize]) -> Annotations {
     let mut out: Annotations = Vec::new();
     let mut keys: FxHashMap<String, usize> = FxHashMap::default();
     let entities = trace.entities();

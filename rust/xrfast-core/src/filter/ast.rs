@@ -253,8 +253,8 @@ pub enum Expr {
 
 impl Expr {
     /// A rough cost of evaluating it, by what it makes a trace context derive: 0 the root's
-    /// flags and times, 1 the root's `http`, 2 node names, 3 node identities and calls, 4 the
-    /// whole summary. Operands of `AND`/`OR` are evaluated cheapest first (evaluation has no
+    /// flags and times, 1 the root's `http`, 2 node names, 3 node identities, calls, users and
+    /// annotations, 4 the whole summary (root causes). Operands of `AND`/`OR` are evaluated cheapest first (evaluation has no
     /// side effects, so the order never changes a result).
     #[must_use]
     pub fn cost(&self) -> u8 {
@@ -280,8 +280,8 @@ impl Expr {
                 };
                 own.max(block.as_ref().map_or(0, |b| b.cost()))
             }
-            Self::Edge(..) => 3,
-            Self::Annotation(..) | Self::RootCause(..) | Self::RootCauseJson(_) => 4,
+            Self::Edge(..) | Self::Annotation(..) => 3,
+            Self::RootCause(..) | Self::RootCauseJson(_) => 4,
         }
     }
 

@@ -2,12 +2,12 @@
 //!
 //! A [`TraceContext`] holds what filters read from a trace, each piece derived the first time a
 //! filter asks for it and kept for the next: the root segment (always, it is free), the root's
-//! `http`, the node name of each segment, the full `ServiceId`s, the calls (edges), the whole
-//! `TraceSummary` (annotations, users, resources, root causes) and the root causes as JSON. A
+//! `http` (or its status alone), the full `ServiceId`s, the calls (edges), the annotations, the
+//! users and EC2 facts, the whole `TraceSummary` (root causes) and the root causes as JSON.
+//! Node names are read in place. A
 //! filter on `fault` or `responsetime` therefore never decodes anything, and many filters
 //! evaluated against one context share the work.
 
-use std::borrow::Cow;
 use std::cell::OnceCell;
 
 use serde_json::Value;
@@ -18,8 +18,8 @@ use super::ast::{
 use crate::document::{Entity, Flags, Namespace};
 use crate::graph::{calls, client_node, Call};
 use crate::summary::{
-    self, decode, inferred_service, AnnotationValue, Http, RootCause, RootCauseEntity,
-    RootCauseException, RootCauseService, ServiceId, TraceSummary,
+    self, decode, inferred_service, AnnotationValue, Annotations, Facts, Http, RootCause,
+    RootCauseEntity, RootCauseException, RootCauseService, ServiceId, TraceSummary,
 };
 use crate::trace::{known_origin, SegmentRef, Trace};
 
@@ -30,9 +30,10 @@ pub struct TraceContext<'t> {
     root: Option<&'t Entity>,
     http: OnceCell<Http>,
     status: OnceCell<Option<i64>>,
-    names: OnceCell<Vec<Cow<'t, str>>>,
     services: OnceCell<Vec<ServiceId>>,
     calls: OnceCell<Vec<Call>>,
+    annotations: OnceCell<Annotations>,
+    facts: OnceCell<Facts>,
     summary: OnceCell<TraceSummary>,
     root_causes_json: OnceCell<Vec<Value>>,
 }
@@ -49,9 +50,10 @@ impl<'t> TraceContext<'t> {
             root,
             http: OnceCell::new(),
             status: OnceCell::new(),
-            names: OnceCell::new(),
             services: OnceCell::new(),
             calls: OnceCell::new(),
+            annotations: OnceCell::new(),
+            facts: OnceCell::new(),
             summary: OnceCell::new(),
             root_causes_json: OnceCell::new(),
         }
@@ -78,6 +80,19 @@ impl<'t> TraceContext<'t> {
         }
     }
 
+    /// The summary's annotations (its first 50 keys), without deriving the rest of it.
+    fn annotations(&self) -> &Annotations {
+        self.annotations.get_or_init(|| match self.summary.get() {
+            Some(summary) => summary.annotations.clone(),
+            None => summary::annotations(self.trace, &vec![0; self.trace.segments().len()]),
+        })
+    }
+
+    /// Users and EC2 facts, without deriving the rest of the summary.
+    fn facts(&self) -> &Facts {
+        self.facts.get_or_init(|| summary::facts(self.trace))
+    }
+
     fn http(&self) -> &Http {
         self.http.get_or_init(|| {
             self.root
@@ -86,33 +101,26 @@ impl<'t> TraceContext<'t> {
         })
     }
 
-    /// The node name of each segment (by position in `Trace::segments`): a real segment's
-    /// `name`, an inferred one's node name (spec §5.2).
-    fn names(&self) -> &[Cow<'t, str>] {
-        self.names.get_or_init(|| {
-            let trace = self.trace;
-            trace
-                .segments()
-                .iter()
-                .map(|&segment| match segment {
-                    SegmentRef::Real(i) => {
-                        let e = &trace.entities()[i as usize];
-                        borrowed_name(trace.text_of(e, e.name))
-                    }
-                    SegmentRef::Inferred(i) => {
-                        let e = &trace.entities()[i as usize];
-                        let raw = trace.text_of(e, e.name);
-                        // Named after the subsegment unless an AWS resource names the node
-                        // (spec §5.2; `inferred_service` decides, this only skips its work).
-                        if e.namespace == Namespace::Remote || known_origin(e, raw).is_none() {
-                            borrowed_name(raw)
-                        } else {
-                            Cow::Owned(inferred_service(trace, e).name)
-                        }
-                    }
-                })
-                .collect()
-        })
+    /// Whether the node of the segment at `pos` is named `name` (spec §5.2), read in place: a
+    /// real segment's `name`, an inferred one's subsegment name, unless an AWS resource names
+    /// the node (then `inferred_service` decides).
+    fn node_named(&self, pos: usize, name: &str) -> bool {
+        let trace = self.trace;
+        match trace.segments()[pos] {
+            SegmentRef::Real(i) => {
+                let e = &trace.entities()[i as usize];
+                raw_name_is(trace.text_of(e, e.name), name)
+            }
+            SegmentRef::Inferred(i) => {
+                let e = &trace.entities()[i as usize];
+                let raw = trace.text_of(e, e.name);
+                if e.namespace == Namespace::Remote || known_origin(e, raw).is_none() {
+                    raw_name_is(raw, name)
+                } else {
+                    inferred_service(trace, e).name == name
+                }
+            }
+        }
     }
 
     /// The `ServiceId` of each segment (by position in `Trace::segments`).
@@ -166,7 +174,7 @@ impl<'t> TraceContext<'t> {
                     .as_ref()
                     .is_none_or(|a| id.account_id.as_ref() == Some(a))
         } else {
-            node.name.as_ref().is_none_or(|n| *n == self.names()[pos])
+            node.name.as_ref().is_none_or(|n| self.node_named(pos, n))
         }
     }
 
@@ -293,12 +301,10 @@ impl<'t> TraceContext<'t> {
                 | StrKey::HttpMethod
                 | StrKey::HttpUserAgent
                 | StrKey::HttpClientIp => http_member(self.http(), key).is_some_and(test),
-                StrKey::User => self.summary().users.iter().any(|(u, _)| test(u)),
-                StrKey::AvailabilityZone => {
-                    self.summary().availability_zones.iter().any(|v| test(v))
-                }
-                StrKey::InstanceId => self.summary().instance_ids.iter().any(|v| test(v)),
-                StrKey::ResourceArn => self.summary().resource_arns.iter().any(|v| test(v)),
+                StrKey::User => self.facts().users.iter().any(|v| test(v)),
+                StrKey::AvailabilityZone => self.facts().availability_zones.iter().any(|v| test(v)),
+                StrKey::InstanceId => self.facts().instance_ids.iter().any(|v| test(v)),
+                StrKey::ResourceArn => self.facts().resource_arns.iter().any(|v| test(v)),
                 _ => false,
             },
             Subject::Entity(view) => http_member(view.http(self.trace), key).is_some_and(test),
@@ -320,7 +326,7 @@ impl<'t> TraceContext<'t> {
     }
 
     fn annotation(&self, key: &str, test: &AnnotationTest) -> bool {
-        let Some((_, values)) = self.summary().annotations.iter().find(|(k, _)| k == key) else {
+        let Some((_, values)) = self.annotations().iter().find(|(k, _)| k == key) else {
             return false;
         };
         values.iter().any(|(value, _)| match (test, value) {
@@ -429,13 +435,12 @@ impl<'t> TraceContext<'t> {
     }
 }
 
-/// A raw JSON string's text, borrowed unless it has escapes.
-fn borrowed_name(raw: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(raw) {
-        Ok(text) if raw.len() >= 2 && !raw.contains(&b'\\') => {
-            Cow::Borrowed(&text[1..text.len() - 1])
-        }
-        _ => Cow::Owned(decode(raw)),
+/// Whether the raw JSON string `raw` (quotes included) holds `name`.
+fn raw_name_is(raw: &[u8], name: &str) -> bool {
+    if raw.len() >= 2 && !raw.contains(&b'\\') {
+        &raw[1..raw.len() - 1] == name.as_bytes()
+    } else {
+        decode(raw) == name
     }
 }
 
