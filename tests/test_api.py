@@ -109,6 +109,9 @@ def test_the_package_exports_its_public_api_and_version():
             "SegmentDecodeError",
             "SegmentValidationError",
             "InputFormatError",
+            "Filter",
+            "FilterExpressionError",
+            "compile_filter",
         ]
     )
     assert all(hasattr(xrfast, name) for name in xrfast.__all__)
@@ -116,7 +119,8 @@ def test_the_package_exports_its_public_api_and_version():
 
 
 @pytest.mark.parametrize(
-    "cls", [xrfast.Trace, xrfast.TraceSet, xrfast.UnprocessedTraceSegment, xrfast.Analysis]
+    "cls",
+    [xrfast.Trace, xrfast.TraceSet, xrfast.UnprocessedTraceSegment, xrfast.Analysis, xrfast.Filter],
 )
 def test_result_objects_are_made_by_the_engine_only(cls):
     with pytest.raises(TypeError, match=rf"^cannot create 'xrfast\.{cls.__name__}' instances$"):
