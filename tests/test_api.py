@@ -305,6 +305,32 @@ def test_corrupt_gzip_input_is_an_input_format_error():
             xrfast.parse(corrupt, on_error="collect")
 
 
+def test_gzip_that_inflates_past_max_input_bytes_is_refused_not_held(tmp_path):
+    bomb = gzip.compress(b" " * 10_000_000)  # about 10 KB that inflates a thousandfold
+    message = (
+        "the input decompresses to more than max_input_bytes (1000000 bytes): raise the limit, "
+        "or give NDJSON, which streams"
+    )
+    with pytest.raises(xrfast.InputFormatError) as excinfo:
+        xrfast.parse(bomb, max_input_bytes=1_000_000)
+    assert str(excinfo.value) == message
+    with pytest.raises(xrfast.InputFormatError):
+        xrfast.TraceAssembler(max_input_bytes=1_000_000).add(bomb)
+    with pytest.raises(xrfast.InputFormatError):
+        xrfast.analyze(bomb, max_input_bytes=1_000_000)
+    # Under the limit the same bytes are read (blank input: no traces, no errors).
+    assert len(xrfast.parse(bomb, max_input_bytes=10_000_000)) == 0
+    # A file that is one JSON value is held whole, so the limit applies to it; NDJSON streams.
+    array = write(tmp_path / "array.json.gz", b"[" + b" " * 2_000_000 + b"]", compressed=True)
+    with pytest.raises(xrfast.InputFormatError, match="is one JSON value of more than"):
+        xrfast.read(array, max_input_bytes=1_000_000)
+    assert len(xrfast.read(array)) == 0
+    lines = write(tmp_path / "blank.ndjson.gz", b"\n" * 2_000_000, compressed=True)
+    assert len(xrfast.read(lines, max_input_bytes=1_000_000)) == 0
+    with pytest.raises(ValueError, match="max_input_bytes must be at least 1"):
+        xrfast.parse(b"", max_input_bytes=0)
+
+
 def test_pretty_printed_documents_are_accepted():
     # Engine bug (since ffd5161, "Faster walk"): a number that closes a nested subsegment and is
     # followed by whitespace is rejected with '"end_time" must be a number, found a number', so

@@ -340,6 +340,7 @@ def parse(
     max_document_bytes: int = 65536,
     max_depth: int = 64,
     max_json_depth: int = 512,
+    max_input_bytes: int = ...,
 ) -> TraceSet:
     """Parses segment documents and assembles every trace in them, complete or not.
 
@@ -369,6 +370,9 @@ def parse(
             keeps hostile input off the stack); deeper is ``NestingTooDeep``, and an envelope
             (``array``, ``put_trace_segments``, ``batch_get_traces``) nested deeper raises
             :class:`xrfast.InputFormatError`. Default 512, at most 1,000.
+        max_input_bytes: largest input held whole in memory: an item that is gzip may not
+            decompress to more (a few kilobytes can inflate to gigabytes), else
+            :class:`xrfast.InputFormatError`. Default 1 GiB.
 
     Returns:
         The traces; with ``on_error="collect"``, ``errors`` holds the rejected documents.
@@ -400,6 +404,7 @@ def read(
     max_document_bytes: int = 65536,
     max_depth: int = 64,
     max_json_depth: int = 512,
+    max_input_bytes: int = ...,
 ) -> TraceSet:
     """Reads a file (plain or gzip, recognised by its magic bytes) and assembles its traces.
 
@@ -423,6 +428,9 @@ def read(
         max_document_bytes: as for :func:`parse` (default 65,536).
         max_depth: as for :func:`parse` (default 64, at most 1,000).
         max_json_depth: as for :func:`parse` (default 512, at most 1,000).
+        max_input_bytes: largest file held whole: a file that is one JSON value (an array, an
+            API body) may not be larger once decompressed (NDJSON streams in chunks and is not
+            bounded by it), else :class:`xrfast.InputFormatError`. Default 1 GiB.
 
     Returns:
         The traces; with ``on_error="collect"``, ``errors`` holds the rejected documents.
@@ -746,6 +754,7 @@ class TraceAssembler:
         max_depth: deepest nesting of subsegments (``NestingTooDeep`` beyond). Default 64, at
             most 1,000.
         max_json_depth: deepest JSON nesting in a document (``NestingTooDeep`` beyond).
+        max_input_bytes: as for :func:`parse`: the decompressed size of an added gzip item.
             Default 512, at most 1,000.
 
     Raises:
@@ -765,6 +774,7 @@ class TraceAssembler:
         max_document_bytes: int = 65536,
         max_depth: int = 64,
         max_json_depth: int = 512,
+        max_input_bytes: int = ...,
     ) -> Self: ...
     def add(
         self,
@@ -858,13 +868,22 @@ class ChunkReader:
         format: how documents are packed (see :data:`Format`); with ``"auto"`` it is decided
             from the first chunk.
         chunk_size: bytes per chunk, 4 MiB by default.
+        max_input_bytes: largest one-value file returned whole (see :func:`read`); past it,
+            iterating raises :class:`xrfast.InputFormatError`.
 
     Raises:
         OSError: the file cannot be opened.
         ValueError: ``format`` is not an allowed name.
     """
 
-    def __new__(cls, path: _StrPath, *, format: Format = "auto", chunk_size: int = ...) -> Self: ...
+    def __new__(
+        cls,
+        path: _StrPath,
+        *,
+        format: Format = "auto",
+        chunk_size: int = ...,
+        max_input_bytes: int = ...,
+    ) -> Self: ...
     @property
     def format(self) -> Format:
         """The format in force: ``"auto"`` until the first chunk has been read, when asked to
@@ -1052,6 +1071,7 @@ def analyze(
     max_document_bytes: int = 65536,
     max_depth: int = 64,
     max_json_depth: int = 512,
+    max_input_bytes: int = ...,
 ) -> Analysis:
     """Assembles traces (or takes a :class:`TraceSet`) and builds their service graph.
 
@@ -1079,6 +1099,7 @@ def analyze(
         max_document_bytes: as for :func:`parse`.
         max_depth: as for :func:`parse`.
         max_json_depth: as for :func:`parse`.
+        max_input_bytes: as for :func:`parse`.
 
     Returns:
         The analysis.

@@ -408,6 +408,7 @@ impl PyAnalysis {
     max_document_bytes = 65_536,
     max_depth = 64,
     max_json_depth = 512,
+    max_input_bytes = xrfast_core::assemble::DEFAULT_MAX_INPUT_BYTES,
 ))]
 #[allow(clippy::too_many_arguments)] // keyword-only options, each documented in _core.pyi
 pub fn analyze(
@@ -424,6 +425,7 @@ pub fn analyze(
     max_document_bytes: usize,
     max_depth: usize,
     max_json_depth: usize,
+    max_input_bytes: usize,
 ) -> PyResult<PyAnalysis> {
     let window = match (start, end) {
         (None, None) => None,
@@ -468,6 +470,7 @@ pub fn analyze(
         max_document_bytes,
         max_depth,
         max_json_depth,
+        max_input_bytes,
     )?;
     analysis.extend(py, &set.traces);
     analysis.lock().errors = set.errors;
