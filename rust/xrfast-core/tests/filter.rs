@@ -361,6 +361,35 @@ fn nesting_is_bounded_and_never_overflows_the_stack() {
 }
 
 #[test]
+fn groups_referring_to_each_other_many_times_cannot_grow_exponentially() {
+    // g_n refers to g_(n-1) twice: inlined, g_40 would hold 2^40 predicates.
+    let mut groups = vec![Group {
+        name: "g0".into(),
+        arn: None,
+        filter_expression: Some("fault".into()),
+    }];
+    for n in 1..=40 {
+        groups.push(Group {
+            name: format!("g{n}"),
+            arn: None,
+            filter_expression: Some(format!(
+                r#"group.name = "g{m}" OR group.name = "g{m}""#,
+                m = n - 1
+            )),
+        });
+    }
+    let options = CompileOptions::default();
+    let small = compile_with(r#"group.name = "g5""#, &groups, &options).unwrap();
+    assert_eq!(small.select(&traces()), [0, 2, 3]);
+    let e = compile_with(r#"group.name = "g40""#, &groups, &options).unwrap_err();
+    assert_eq!(e.position, 0);
+    assert_eq!(
+        e.expected,
+        "at most 100000 predicates, group references counted in full (max_predicates)"
+    );
+}
+
+#[test]
 fn entity_selectors_pick_nodes_and_edges_of_the_graph() {
     let traces = traces();
     let graph = ServiceGraph::from_traces(&traces);
