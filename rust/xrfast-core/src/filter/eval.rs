@@ -540,14 +540,18 @@ impl<'x> EntityView<'x> {
 }
 
 /// Whether `actual` matches `template` (spec §6.2, `rootcause.json`): every member the template
-/// has must be in `actual` and match; arrays match element by element from the start (the
-/// actual array may be longer); scalars are equal (numbers by value).
+/// has must be in `actual` and match (a `null` member also matches an absent one); arrays match
+/// element by element from the start (the actual array may be longer); scalars are equal
+/// (numbers by value).
 #[must_use]
 pub fn json_matches(template: &Value, actual: &Value) -> bool {
     match (template, actual) {
-        (Value::Object(want), Value::Object(have)) => want
-            .iter()
-            .all(|(k, v)| have.get(k).is_some_and(|h| json_matches(v, h))),
+        // X-Ray writes an unknown member as `null` (`"Type": null` in its own examples) where
+        // summaries leave it out: a `null` in the template matches a member that is absent.
+        (Value::Object(want), Value::Object(have)) => want.iter().all(|(k, v)| match have.get(k) {
+            Some(h) => json_matches(v, h),
+            None => v.is_null(),
+        }),
         (Value::Array(want), Value::Array(have)) => {
             want.len() <= have.len() && want.iter().zip(have).all(|(w, h)| json_matches(w, h))
         }
