@@ -367,6 +367,35 @@ fn nesting_is_bounded_and_never_overflows_the_stack() {
 }
 
 #[test]
+fn a_large_batch_is_selected_in_parallel_in_order() {
+    // 5,000 one-segment traces (above the parallel threshold), every seventh faulted.
+    let docs: Vec<String> = (0..5000u64)
+        .map(|n| {
+            let fault = if n % 7 == 0 { r#","fault":true"# } else { "" };
+            format!(
+                r#"{{"id":"{:016x}","name":"api","trace_id":"1-581cf771-{:024x}","start_time":{n},"end_time":{}{fault}}}"#,
+                n + 1,
+                n,
+                n + 1
+            )
+        })
+        .collect();
+    let (traces, errors, _) = assemble_all(
+        (docs.join("\n") + "\n").as_bytes(),
+        Format::Ndjson,
+        Limits::default(),
+    )
+    .unwrap();
+    assert!(errors.is_empty());
+    let f = compile("fault").unwrap();
+    let one_by_one: Vec<usize> = (0..traces.len())
+        .filter(|&i| f.matches(&traces[i]))
+        .collect();
+    assert_eq!(one_by_one.len(), 715);
+    assert_eq!(f.select(&traces), one_by_one);
+}
+
+#[test]
 fn groups_referring_to_each_other_many_times_cannot_grow_exponentially() {
     // g_n refers to g_(n-1) twice: inlined, g_40 would hold 2^40 predicates.
     let mut groups = vec![Group {
