@@ -235,6 +235,18 @@ def test_groups_are_resolved_at_compile_time(sdk: xrfast.TraceSet) -> None:
         xrfast.compile_filter("ok", groups=[{"GroupName": "x", "FilterExpression": 5}])  # type: ignore[typeddict-item]
 
 
+def test_length_and_predicates_are_bounded() -> None:
+    with pytest.raises(xrfast.FilterExpressionError, match=r"at most 5 bytes \(max_length\)"):
+        xrfast.compile_filter("fault OR ok", max_length=5)
+    with pytest.raises(xrfast.FilterExpressionError, match=r"at most 2 predicates") as info:
+        xrfast.compile_filter("ok fault error", max_predicates=2)
+    assert info.value.position == 9
+    groups = [{"GroupName": "g", "FilterExpression": "ok OR fault"}]
+    with pytest.raises(xrfast.FilterExpressionError, match=r"at most 2 predicates") as info:
+        xrfast.compile_filter('error OR group.name = "g"', groups=groups, max_predicates=2)
+    assert info.value.position == 9  # at the reference, not inside the group
+
+
 def test_nesting_is_bounded_by_max_depth() -> None:
     assert xrfast.compile_filter("((ok))", max_depth=2).expression == "((ok))"
     with pytest.raises(

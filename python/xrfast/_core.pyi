@@ -1240,7 +1240,12 @@ class GroupDict(TypedDict):
     FilterExpression: NotRequired[str | None]
 
 def compile_filter(
-    expression: str, *, groups: Iterable[GroupDict] | None = None, max_depth: int = 64
+    expression: str,
+    *,
+    groups: Iterable[GroupDict] | None = None,
+    max_depth: int = 64,
+    max_length: int = 100000,
+    max_predicates: int = 100000,
 ) -> Filter:
     """Compiles an X-Ray filter expression (the language of ``GetTraceSummaries``'
     ``FilterExpression`` and of groups) into a :class:`Filter`.
@@ -1253,7 +1258,11 @@ def compile_filter(
         groups: the named groups ``group.name = "..."`` and ``group.arn = "..."`` refer to;
             a reference is replaced by that group's compiled ``FilterExpression`` (a group that
             refers back to itself is an error).
-        max_depth: the deepest nesting of parentheses, blocks and group references.
+        max_depth: the deepest nesting of parentheses, blocks and group references (at most
+            256 is honoured).
+        max_length: the longest expression, in bytes (each group's expression on its own).
+        max_predicates: the most predicates in the compiled filter, every group reference's
+            expression counted each time it is referred to.
 
     Returns:
         The compiled filter; it never parses the expression again.

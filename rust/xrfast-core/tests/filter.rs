@@ -31,7 +31,7 @@ const DOCS: &[&str] = &[
     r#"{"id":"0000000000000001","name":"api.example.com","trace_id":"1-581cf771-a006649127e371903a2de970","start_time":0.0,"end_time":6.5,"fault":true,"user":"alice","resource_arn":"arn:aws:ec2:us-east-1:123456789012:instance/i-0abc","annotations":{"gameid":"817DL6VO","account":"12345"},"aws":{"ec2":{"instance_id":"i-0abc","availability_zone":"us-east-1a"}},"http":{"request":{"method":"GET","url":"http://api.example.com/v2/api/game/1","user_agent":"curl/8.0","client_ip":"10.0.0.1"},"response":{"status":500}},"subsegments":[{"id":"0000000000000011","name":"backend.example.com","namespace":"remote","start_time":0.5,"end_time":6.0,"error":true,"http":{"request":{"method":"POST","url":"http://backend.example.com/games","traced":true},"response":{"status":404}}}]}"#,
     r#"{"id":"0000000000000002","name":"backend.example.com","trace_id":"1-581cf771-a006649127e371903a2de970","parent_id":"0000000000000011","start_time":0.6,"end_time":5.9,"error":true,"http":{"request":{"method":"POST","url":"http://backend.example.com/games"},"response":{"status":404}}}"#,
     // T1
-    r#"{"id":"0000000000000003","name":"api.example.com","trace_id":"1-581cf771-a006649127e371903a2de971","start_time":100.0,"end_time":101.0,"user":"alice","annotations":{"age":30,"vip":true},"http":{"request":{"method":"GET","url":"http://api.example.com/v1/users"},"response":{"status":200}}}"#,
+    r#"{"id":"0000000000000003","name":"api.example.com","trace_id":"1-581cf771-a006649127e371903a2de971","start_time":100.0,"end_time":101.0,"user":"alice","annotations":{"age":30,"vip":true,"build.version":"1.2"},"http":{"request":{"method":"GET","url":"http://api.example.com/v1/users"},"response":{"status":200}}}"#,
     // T2
     r#"{"id":"0000000000000004","name":"data-plane","trace_id":"1-581cf771-a006649127e371903a2de972","start_time":200.0,"end_time":202.0,"fault":true,"origin":"AWS::EC2::Instance","http":{"response":{"status":502}},"cause":{"exceptions":[{"id":"00000000000000e1","type":"AccessDeniedException","message":"Access Denied for account_id: 1234567890"}]},"subsegments":[{"id":"0000000000000031","name":"Lambda","namespace":"aws","start_time":200.1,"end_time":200.3,"error":true,"aws":{"function_name":"random-name","account_id":"999"},"http":{"response":{"status":403}}},{"id":"0000000000000032","name":"random-name","namespace":"remote","start_time":200.4,"end_time":200.9,"http":{"request":{"traced":true}}}]}"#,
     r#"{"id":"0000000000000005","name":"random-name","trace_id":"1-581cf771-a006649127e371903a2de972","parent_id":"0000000000000032","origin":"AWS::Lambda","start_time":200.45,"end_time":200.85}"#,
@@ -197,6 +197,12 @@ fn every_keyword_has_a_passing_test() {
         (r#"annotation.account BEGINSWITH "12""#, &[0]),
         (r#"annotation.account ENDSWITH "45""#, &[0]),
         ("annotation.Age", &[]),
+        // Keys with dots (spec §10 Q4): both forms.
+        (r#"annotation[build.version] = "1.2""#, &[1]),
+        (r#"annotation.build.version BEGINSWITH "1.""#, &[1]),
+        // A bare word is a string value (`name = traces` in an AWS example).
+        ("rootcause.fault.service { name = Auth }", &[3]),
+        ("http.method = GET fault", &[0]),
         // Root causes: services, entities, exceptions; first, last, index, remote, type, coverage.
         (r#"rootcause.fault.service { first and name = "GetWeatherData" }"#, &[3]),
         ("rootcause.fault.service { last and inferred }", &[]),
@@ -361,6 +367,64 @@ fn nesting_is_bounded_and_never_overflows_the_stack() {
 }
 
 #[test]
+fn a_large_batch_is_selected_in_parallel_in_order() {
+    // 5,000 one-segment traces (above the parallel threshold), every seventh faulted.
+    let docs: Vec<String> = (0..5000u64)
+        .map(|n| {
+            let fault = if n % 7 == 0 { r#","fault":true"# } else { "" };
+            format!(
+                r#"{{"id":"{:016x}","name":"api","trace_id":"1-581cf771-{:024x}","start_time":{n},"end_time":{}{fault}}}"#,
+                n + 1,
+                n,
+                n + 1
+            )
+        })
+        .collect();
+    let (traces, errors, _) = assemble_all(
+        (docs.join("\n") + "\n").as_bytes(),
+        Format::Ndjson,
+        Limits::default(),
+    )
+    .unwrap();
+    assert!(errors.is_empty());
+    let f = compile("fault").unwrap();
+    let one_by_one: Vec<usize> = (0..traces.len())
+        .filter(|&i| f.matches(&traces[i]))
+        .collect();
+    assert_eq!(one_by_one.len(), 715);
+    assert_eq!(f.select(&traces), one_by_one);
+}
+
+#[test]
+fn groups_referring_to_each_other_many_times_cannot_grow_exponentially() {
+    // g_n refers to g_(n-1) twice: inlined, g_40 would hold 2^40 predicates.
+    let mut groups = vec![Group {
+        name: "g0".into(),
+        arn: None,
+        filter_expression: Some("fault".into()),
+    }];
+    for n in 1..=40 {
+        groups.push(Group {
+            name: format!("g{n}"),
+            arn: None,
+            filter_expression: Some(format!(
+                r#"group.name = "g{m}" OR group.name = "g{m}""#,
+                m = n - 1
+            )),
+        });
+    }
+    let options = CompileOptions::default();
+    let small = compile_with(r#"group.name = "g5""#, &groups, &options).unwrap();
+    assert_eq!(small.select(&traces()), [0, 2, 3]);
+    let e = compile_with(r#"group.name = "g40""#, &groups, &options).unwrap_err();
+    assert_eq!(e.position, 0);
+    assert_eq!(
+        e.expected,
+        "at most 100000 predicates, group references counted in full (max_predicates)"
+    );
+}
+
+#[test]
 fn entity_selectors_pick_nodes_and_edges_of_the_graph() {
     let traces = traces();
     let graph = ServiceGraph::from_traces(&traces);
@@ -472,6 +536,15 @@ fn json_templates_match_members_present_and_arrays_from_the_start() {
         &actual
     ));
     assert!(filter::json_matches(&json!(1.0), &json!(1)));
+    // `null` (how X-Ray writes an unknown `Type`) matches a member left out.
+    assert!(filter::json_matches(
+        &json!({"Type": null}),
+        &json!({"Name": "a"})
+    ));
+    assert!(!filter::json_matches(
+        &json!({"Type": null}),
+        &json!({"Type": "remote"})
+    ));
 }
 
 /// Random expressions over the fixture traces' vocabulary.

@@ -445,7 +445,12 @@ pub fn analyze(
         Some(f) => Some(if let Ok(compiled) = f.cast::<PyFilter>() {
             Arc::clone(&compiled.get().filter)
         } else if let Ok(text) = f.extract::<&str>() {
-            Arc::new(crate::filter::compile(py, text, None, 64)?)
+            Arc::new(crate::filter::compile(
+                py,
+                text,
+                None,
+                xrfast_core::filter::CompileOptions::default(),
+            )?)
         } else {
             return Err(PyTypeError::new_err(format!(
                 "filter must be a Filter or a filter expression (str), not {}",

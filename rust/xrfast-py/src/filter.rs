@@ -78,13 +78,9 @@ pub fn compile(
     py: Python<'_>,
     expression: &str,
     groups: Option<&Bound<'_, PyAny>>,
-    max_depth: usize,
+    options: CompileOptions,
 ) -> PyResult<Filter> {
     let groups = groups_from(groups)?;
-    let options = CompileOptions {
-        max_depth,
-        ..CompileOptions::default()
-    };
     compile_with(expression, &groups, &options).map_err(|e| filter_error(py, expression, &e))
 }
 
@@ -185,14 +181,28 @@ impl PyFilter {
 
 /// Compiles an X-Ray filter expression.
 #[pyfunction]
-#[pyo3(signature = (expression, *, groups = None, max_depth = 64))]
+#[pyo3(signature = (
+    expression,
+    *,
+    groups = None,
+    max_depth = 64,
+    max_length = 100_000,
+    max_predicates = 100_000,
+))]
 pub fn compile_filter(
     py: Python<'_>,
     expression: &str,
     groups: Option<&Bound<'_, PyAny>>,
     max_depth: usize,
+    max_length: usize,
+    max_predicates: usize,
 ) -> PyResult<PyFilter> {
+    let options = CompileOptions {
+        max_depth,
+        max_length,
+        max_predicates,
+    };
     Ok(PyFilter {
-        filter: Arc::new(compile(py, expression, groups, max_depth)?),
+        filter: Arc::new(compile(py, expression, groups, options)?),
     })
 }

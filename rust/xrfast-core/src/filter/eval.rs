@@ -4,9 +4,8 @@
 //! filter asks for it and kept for the next: the root segment (always, it is free), the root's
 //! `http` (or its status alone), the full `ServiceId`s, the calls (edges), the annotations, the
 //! users and EC2 facts, the whole `TraceSummary` (root causes) and the root causes as JSON.
-//! Node names are read in place. A
-//! filter on `fault` or `responsetime` therefore never decodes anything, and many filters
-//! evaluated against one context share the work.
+//! Node names are read in place. A filter on `fault` or `responsetime` therefore never decodes
+//! anything, and many filters evaluated against one context share the work.
 
 use std::cell::OnceCell;
 
@@ -240,7 +239,7 @@ impl<'t> TraceContext<'t> {
                 BoolKey::Inferred => s.inferred,
                 _ => at.position(key),
             },
-            Subject::Entity2(e, at) => match key {
+            Subject::PathEntity(e, at) => match key {
                 BoolKey::Remote => e.remote,
                 _ => at.position(key),
             },
@@ -277,7 +276,7 @@ impl<'t> TraceContext<'t> {
                 _ => None,
             },
             Subject::Service(_, at) | Subject::Exception(_, at) => at.index(key),
-            Subject::Entity2(e, at) => match key {
+            Subject::PathEntity(e, at) => match key {
                 NumKey::Coverage => e.coverage,
                 _ => at.index(key),
             },
@@ -316,7 +315,7 @@ impl<'t> TraceContext<'t> {
                     _ => false,
                 }
             }
-            Subject::Entity2(e, _) => key == StrKey::Name && test(&e.name),
+            Subject::PathEntity(e, _) => key == StrKey::Name && test(&e.name),
             Subject::Exception(x, _) => match key {
                 StrKey::Name => x.name.as_deref().is_some_and(test),
                 StrKey::Message => x.message.as_deref().is_some_and(test),
@@ -416,7 +415,7 @@ impl<'t> TraceContext<'t> {
                     cause.services.iter().flat_map(|s| &s.entity_path).collect();
                 let len = entities.len();
                 entities.iter().enumerate().any(|(index, e)| {
-                    self.eval_in(block, &Subject::Entity2(e, Position { index, len }))
+                    self.eval_in(block, &Subject::PathEntity(e, Position { index, len }))
                 })
             }
             RootCauseLevel::Exception => {
@@ -480,7 +479,7 @@ enum Subject<'x> {
     /// A service of a root cause.
     Service(&'x RootCauseService, Position),
     /// An entity of a root cause's path.
-    Entity2(&'x RootCauseEntity, Position),
+    PathEntity(&'x RootCauseEntity, Position),
     /// An exception of a root cause.
     Exception(&'x RootCauseException, Position),
 }
@@ -540,14 +539,18 @@ impl<'x> EntityView<'x> {
 }
 
 /// Whether `actual` matches `template` (spec §6.2, `rootcause.json`): every member the template
-/// has must be in `actual` and match; arrays match element by element from the start (the
-/// actual array may be longer); scalars are equal (numbers by value).
+/// has must be in `actual` and match (a `null` member also matches an absent one); arrays match
+/// element by element from the start (the actual array may be longer); scalars are equal
+/// (numbers by value).
 #[must_use]
 pub fn json_matches(template: &Value, actual: &Value) -> bool {
     match (template, actual) {
-        (Value::Object(want), Value::Object(have)) => want
-            .iter()
-            .all(|(k, v)| have.get(k).is_some_and(|h| json_matches(v, h))),
+        // X-Ray writes an unknown member as `null` (`"Type": null` in its own examples) where
+        // summaries leave it out: a `null` in the template matches a member that is absent.
+        (Value::Object(want), Value::Object(have)) => want.iter().all(|(k, v)| match have.get(k) {
+            Some(h) => json_matches(v, h),
+            None => v.is_null(),
+        }),
         (Value::Array(want), Value::Array(have)) => {
             want.len() <= have.len() && want.iter().zip(have).all(|(w, h)| json_matches(w, h))
         }

@@ -67,6 +67,9 @@ pub struct CompileOptions {
     pub max_depth: usize,
     /// Bytes of one expression (each group's expression is bounded on its own).
     pub max_length: usize,
+    /// Predicates in the compiled filter, counting those of every group reference again (so
+    /// groups that refer to each other many times cannot make a filter grow exponentially).
+    pub max_predicates: usize,
 }
 
 impl Default for CompileOptions {
@@ -74,6 +77,7 @@ impl Default for CompileOptions {
         Self {
             max_depth: 64,
             max_length: 100_000,
+            max_predicates: 100_000,
         }
     }
 }

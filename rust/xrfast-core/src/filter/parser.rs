@@ -136,6 +136,8 @@ pub struct Parser<'a> {
     groups: &'a [Group],
     /// Groups being compiled (the reference chain), to refuse cycles.
     group_stack: Vec<String>,
+    /// Predicates compiled so far, group expressions included.
+    predicates: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -166,6 +168,7 @@ impl<'a> Parser<'a> {
             options,
             groups,
             group_stack,
+            predicates: 0,
         })
     }
 
@@ -228,15 +231,34 @@ impl<'a> Parser<'a> {
         }
     }
 
+    fn count_predicates(&mut self, more: usize) -> Result<(), FilterError> {
+        self.predicates += more;
+        if self.predicates > self.options.max_predicates {
+            return Err(self.limit_error(&format!(
+                "at most {} predicates, group references counted in full (max_predicates)",
+                self.options.max_predicates
+            )));
+        }
+        Ok(())
+    }
+
     fn enter(&mut self) -> Result<(), FilterError> {
         self.depth += 1;
         if self.depth > self.options.max_depth {
-            return Err(self.error(&format!(
+            return Err(self.limit_error(&format!(
                 "at most {} levels of nesting (max_depth)",
                 self.options.max_depth
             )));
         }
         Ok(())
+    }
+
+    /// A limit reached: inside a group's expression it is the outer filter's doing (its
+    /// references), so it is reported at the outermost reference, not as a broken group.
+    fn limit_error(&self, expected: &str) -> FilterError {
+        let mut e = self.error(expected);
+        e.from_group = !self.group_stack.is_empty();
+        e
     }
 
     fn or_expr(&mut self, scope: Scope) -> Result<Expr, FilterError> {
@@ -292,6 +314,9 @@ impl<'a> Parser<'a> {
 
     fn primary(&mut self, scope: Scope) -> Result<Expr, FilterError> {
         let token = self.peek().clone();
+        if matches!(token.tok, Tok::Word | Tok::AnnotationBracket(_)) {
+            self.count_predicates(1)?;
+        }
         match &token.tok {
             Tok::LParen => {
                 self.next();
@@ -652,11 +677,16 @@ impl<'a> Parser<'a> {
                 stack.push(group.name.clone());
                 let compiled = Parser::new(inner, self.options, self.groups, stack, self.depth)
                     .and_then(|mut p| {
+                        p.predicates = self.predicates;
                         p.enter()?;
-                        p.filter()
+                        let expr = p.filter()?;
+                        Ok((expr, p.predicates))
                     });
                 match compiled {
-                    Ok(expr) => expr,
+                    Ok((expr, predicates)) => {
+                        self.predicates = predicates;
+                        expr
+                    }
                     Err(inner) if inner.from_group => {
                         return Err(inner.moved_to(self.src, token.start))
                     }
