@@ -522,7 +522,9 @@ impl TraceSummary {
         out.push(b']');
     }
 
-    fn write_root_cause(&self, out: &mut Vec<u8>, cause: &RootCause) {
+    /// Appends one root cause (`FaultRootCause`, `ErrorRootCause` or `ResponseTimeRootCause`)
+    /// of this summary, as `GetTraceSummaries` writes it.
+    pub fn write_root_cause(&self, out: &mut Vec<u8>, cause: &RootCause) {
         out.extend_from_slice(b"{\"Services\":[");
         for (n, service) in cause.services.iter().enumerate() {
             if n > 0 {
@@ -603,7 +605,7 @@ pub fn write_summaries<T: Borrow<Trace> + Sync>(traces: &[T], out: &mut Vec<u8>)
 /// Appends `[summary, ...]` of summaries made already (in parallel for large lists).
 pub fn write_summary_list<S: Borrow<TraceSummary> + Sync>(summaries: &[S], out: &mut Vec<u8>) {
     write_list(summaries, out, |summary, out| {
-        summary.borrow().write_json(out)
+        summary.borrow().write_json(out);
     });
 }
 
@@ -701,6 +703,36 @@ fn same_text(raw: &[u8], text: &str) -> bool {
     }
 }
 
+/// What the real segments of a trace say about themselves, as a summary lists it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Facts {
+    /// `Users`' `UserName`s.
+    pub users: Vec<String>,
+    /// `ResourceARNs`.
+    pub resource_arns: Vec<String>,
+    /// `InstanceIds`.
+    pub instance_ids: Vec<String>,
+    /// `AvailabilityZones`.
+    pub availability_zones: Vec<String>,
+}
+
+/// The `Users`, `ResourceARNs`, `InstanceIds` and `AvailabilityZones` of `trace` (each distinct,
+/// in segment order, as [`TraceSummary::of`] lists them), without the rest of its summary.
+pub(crate) fn facts(trace: &Trace) -> Facts {
+    let mut out = Facts::default();
+    for &segment in trace.segments() {
+        let SegmentRef::Real(i) = segment else {
+            continue;
+        };
+        let facts = SegmentFacts::read(trace, &trace.entities()[i as usize]);
+        push_some_unique(&mut out.users, facts.user);
+        push_some_unique(&mut out.resource_arns, facts.resource_arn);
+        push_some_unique(&mut out.instance_ids, facts.instance_id);
+        push_some_unique(&mut out.availability_zones, facts.availability_zone);
+    }
+    out
+}
+
 /// The service node of a segment of `trace`, real or inferred (spec §5.2).
 #[must_use]
 pub fn service_id(trace: &Trace, segment: SegmentRef) -> ServiceId {
@@ -755,10 +787,11 @@ fn intern_service(
 /// decoded.
 #[must_use]
 pub fn http_status(trace: &Trace, e: &Entity) -> Option<i64> {
-    let span = e.http?;
-    let (_, response) = members(trace.text_of(e, span)).find(|(key, _)| key == "response")?;
-    let (_, status) = members(response.as_raw_str().as_bytes()).find(|(key, _)| key == "status")?;
-    status_of(&status)
+    let text = trace.text_of(e, e.http?);
+    if !may_hold(text, &[b"\"status\""]) {
+        return None;
+    }
+    status_of(&sonic_rs::get_from_slice(text, &["response", "status"]).ok()?)
 }
 
 fn status_of(value: &LazyValue<'_>) -> Option<i64> {
@@ -772,7 +805,7 @@ fn status_of(value: &LazyValue<'_>) -> Option<i64> {
 
 /// The node of the inferred segment of subsegment `e` (spec §5.2): an AWS resource is named
 /// after the resource when its type is known, a remote call after the subsegment.
-fn inferred_service(trace: &Trace, e: &Entity) -> ServiceId {
+pub(crate) fn inferred_service(trace: &Trace, e: &Entity) -> ServiceId {
     let raw_name = trace.text_of(e, e.name);
     let name = decode(raw_name);
     let origin = known_origin(e, raw_name);
@@ -831,8 +864,10 @@ fn account_id(value: &LazyValue<'_>) -> Option<String> {
 }
 
 /// Annotations of every returned entity, segments in order and each segment's tree depth
-/// first, attributed to the entity's segment's service.
-fn annotations(trace: &Trace, service_of: &[usize]) -> Annotations {
+/// first, attributed to the entity's segment's service (`service_of[position in
+/// Trace::segments]`, an index into `ServiceIds`; filters, which need no attribution, pass
+/// zeros).
+pub(crate) fn annotations(trace: &Trace, service_of: &[usize]) -> Annotations {
     let mut out: Annotations = Vec::new();
     let mut keys: FxHashMap<String, usize> = FxHashMap::default();
     let entities = trace.entities();
@@ -882,7 +917,9 @@ fn annotations(trace: &Trace, service_of: &[usize]) -> Annotations {
     out
 }
 
-fn read_http(trace: &Trace, e: &Entity) -> Http {
+/// The `http` of entity `e` (botocore's `Http` members; absent ones are `None`).
+#[must_use]
+pub fn read_http(trace: &Trace, e: &Entity) -> Http {
     let mut http = Http::default();
     let Some(span) = e.http else { return http };
     for (key, value) in members(trace.text_of(e, span)) {
@@ -941,6 +978,10 @@ fn exceptions(trace: &Trace, e: &Entity) -> Vec<RootCauseException> {
 /// the root; at each entity with the flag whose ancestors lack it, a descent that keeps
 /// following the child with the flag that ended last, until none has it.
 fn flagged_paths(tree: &Tree<'_>, root: Node, bit: u8) -> Vec<Vec<Node>> {
+    // Most traces have no fault (or no error) anywhere: nothing to walk.
+    if !tree.trace.entities().iter().any(|e| e.flags.has(bit)) {
+        return Vec::new();
+    }
     let size = 2 * tree.n as usize;
     let (mut from, mut seen) = (vec![NONE; size], vec![false; size]);
     let mut paths = Vec::new();
@@ -1074,7 +1115,7 @@ fn members(raw: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, LazyValue<'_>)> {
 }
 
 /// A raw JSON string (quotes included) → its text.
-fn decode(raw: &[u8]) -> String {
+pub(crate) fn decode(raw: &[u8]) -> String {
     if raw.len() >= 2 && !raw.contains(&b'\\') {
         return String::from_utf8_lossy(&raw[1..raw.len() - 1]).into_owned();
     }
