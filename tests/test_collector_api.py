@@ -364,3 +364,34 @@ def test_settings_precedence_and_remote_rule(tmp_path: Path) -> None:
         SettingsError, match="page_size from the flags must be of type int, not 'many'"
     ):
         load_settings(environ={}, overrides={"page_size": "many"})
+
+
+def test_filter_expressions_and_group_filters(
+    collector: Collector, sdk_trace_ids: list[str]
+) -> None:
+    xray = client(collector)
+    ok, failed = sdk_trace_ids
+    found = {s["Id"] for s in everything(xray, FilterExpression='service("inventory") { fault }')}
+    assert failed in found and ok not in found
+    found = {s["Id"] for s in everything(xray, FilterExpression='annotation.customer = "c-42"')}
+    assert {ok, failed} <= found
+    with pytest.raises(xray.exceptions.InvalidRequestException, match="Invalid FilterExpression"):
+        xray.get_trace_summaries(StartTime=0, EndTime=4e9, FilterExpression="service(")
+    xray.create_group(GroupName="faults", FilterExpression="fault")
+    try:
+        found = {s["Id"] for s in everything(xray, FilterExpression='group.name = "faults"')}
+        assert failed in found and ok not in found
+        graph = xray.get_service_graph(StartTime=0, EndTime=4e9, GroupName="faults")["Services"]
+        frontend = next(s for s in graph if s["Name"] == "shop-frontend")
+        assert frontend["SummaryStatistics"]["FaultStatistics"]["TotalCount"] >= 1
+        assert frontend["SummaryStatistics"]["OkCount"] == 0
+        with pytest.raises(xray.exceptions.InvalidRequestException, match="not found"):
+            xray.get_service_graph(StartTime=0, EndTime=4e9, GroupName="nope")
+    finally:
+        xray.delete_group(GroupName="faults")
+    with pytest.raises(
+        xray.exceptions.InvalidRequestException, match="Invalid EntitySelectorExpression"
+    ):
+        xray.get_time_series_service_statistics(
+            StartTime=0, EndTime=4e9, EntitySelectorExpression="service("
+        )

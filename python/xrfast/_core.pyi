@@ -1354,6 +1354,7 @@ class DaemonSocket:
 
     def __exit__(self, exc_type: object, exc_value: object, traceback: object) -> None:
         """Closes the socket."""
+
 # --------------------------------------------------------------------------------------------
 # Filter expressions
 

@@ -222,7 +222,18 @@ def build_store(directory: Path, traces: int, console: Console) -> float:
     times spread one trace per second. Returns the first trace-id time."""
     from xrfast.collector.store import Store
 
-    template = _documents(1000, seed=7)
+    # Checkout traces of a realistic shape (several services, SQL, DynamoDB, SNS) without the
+    # extra local subsegments and padding: about 2 KB stored per trace.
+    config = workload.WorkloadConfig(
+        traces=1000,
+        seed=7,
+        in_progress_rate=0.0,
+        fanout=1,
+        depth=1,
+        stream_threshold=30,
+        payload_bytes=(0, 0),
+    )
+    template = workload.generate(config)
     by_trace: dict[str, list[bytes]] = {}
     for doc in template:
         if b'"trace_id"' in doc:

@@ -112,65 +112,7 @@ def _read_token(token: str, fingerprint: str) -> dict[str, Any]:
     return payload
 
 
-# --- entity selectors ---------------------------------------------------------------------------
-
-_NODE = r'(?:"(?P<{0}>[^"]*)"|id\((?P<{0}_args>[^)]*)\))'
-_SELECTOR = re.compile(
-    r"^\s*(?:(?P<kind>service|edge)\(\s*"
-    + _NODE.format("a")
-    + r"\s*(?:,\s*"
-    + _NODE.format("b")
-    + r"\s*)?\)|(?P<bare>id)\((?P<bare_args>[^)]*)\))\s*$"
-)
-_ID_ARG = re.compile(r'\s*(name|type|account\.id)\s*:\s*"([^"]*)"\s*(?:,|$)')
-
-
-def _node(name: str | None, args: str | None) -> dict[str, Any]:
-    if name is not None:
-        return {"Name": name}
-    node: dict[str, Any] = {}
-    for key, value in _ID_ARG.findall(args or ""):
-        node[{"name": "Name", "type": "Type", "account.id": "AccountId"}[key]] = value
-    if "Name" not in node:
-        raise RequestError('an id() in EntitySelectorExpression needs name: "..."')
-    return node
-
-
-def parse_entity_selector(expression: str) -> dict[str, Any]:
-    """``service("a")``, ``edge("a", "b")`` or ``id(name: "a", type: "T")`` (nodes may be
-    written either way) → the ``service=``/``edge=`` argument of
-    :meth:`xrfast.Analysis.time_series`.
-
-    Raises:
-        RequestError: another form.
-    """
-    match = _SELECTOR.match(expression)
-    if not match:
-        raise RequestError(
-            f"EntitySelectorExpression {expression!r} is not service(node), edge(node, node) "
-            'or id(name: "...", type: "...")'
-        )
-    if match["bare"]:
-        return {"service": _node(None, match["bare_args"])}
-    a = _node(match["a"], match["a_args"])
-    has_b = match["b"] is not None or match["b_args"] is not None
-    if match["kind"] == "service":
-        if has_b:
-            raise RequestError("service() in EntitySelectorExpression takes one node")
-        return {"service": a}
-    if not has_b:
-        raise RequestError("edge() in EntitySelectorExpression takes two nodes")
-    return {"edge": (a, _node(match["b"], match["b_args"]))}
-
-
 # --- the pieces other branches provide ---------------------------------------------------------
-
-
-def filter_support() -> Any:
-    """``xrfast.compile_filter`` and ``xrfast.FilterExpressionError``, or ``None`` before the
-    filter engine is in this build."""
-    compile_filter = getattr(xrfast, "compile_filter", None)
-    return compile_filter
 
 
 def sampling_service_class() -> Any:
@@ -255,12 +197,9 @@ class Operations:
 
     # --- traces ----------------------------------------------------------------------------------
 
-    def _compile(self, expression: str) -> Any:
-        compile_filter = filter_support()
-        if compile_filter is None:
-            raise RequestError("FilterExpression is not supported by this build of xrfast")
+    def _compile(self, expression: str) -> xrfast.Filter:
         try:
-            return compile_filter(expression, groups=self._group_list())
+            return xrfast.compile_filter(expression, groups=self._group_list())
         except ValueError as e:  # FilterExpressionError is a ValueError
             raise RequestError(f"Invalid FilterExpression: {e}") from None
 
@@ -375,7 +314,7 @@ class Operations:
             for n in candidates:
                 documents.extend(rows[n].document_list())
             traces = xrfast.parse(documents, format="document", on_error="skip")
-            selected = {traces[int(i)].id for i in filt.select(traces)}
+            selected = set(filt.select_ids(traces))
             for n in candidates:
                 ok[n] = rows[n].id in selected
         return ok
@@ -403,12 +342,7 @@ class Operations:
                 "shorter one"
             )
         traces = xrfast.parse(documents, format="document", on_error="skip")
-        if group is not None:
-            # Only the group's traces: assemble the selected ones again as their own set.
-            keep = [traces[int(i)] for i in group.select(traces)]
-            documents = [d for t in keep for d in t.documents()]
-            traces = xrfast.parse(documents, format="document", on_error="skip")
-        return xrfast.analyze(traces, start=lo, end=hi)
+        return xrfast.analyze(traces, start=lo, end=hi, filter=group)
 
     def _group_filter(self, body: dict[str, Any]) -> Any:
         name = _string(body, "GroupName")
@@ -444,9 +378,11 @@ class Operations:
         selector = _string(body, "EntitySelectorExpression")
         if selector is not None and not 1 <= len(selector) <= 500:
             raise RequestError("EntitySelectorExpression must be 1 to 500 characters")
-        choice = parse_entity_selector(selector) if selector else {}
         analysis = self._analysis(lo, hi, self._group_filter(body))
-        result: dict[str, Any] = analysis.time_series(period, **choice)
+        try:
+            result: dict[str, Any] = analysis.time_series(period, entity_selector=selector)
+        except ValueError as e:  # FilterExpressionError is a ValueError
+            raise RequestError(f"Invalid EntitySelectorExpression: {e}") from None
         return result
 
     # --- groups --------------------------------------------------------------------------------
