@@ -115,6 +115,13 @@ def _read_token(token: str, fingerprint: str) -> dict[str, Any]:
 # --- the pieces other branches provide ---------------------------------------------------------
 
 
+def sampling_error_class() -> Any:
+    """``SamplingRequestError`` (its ``code``, ``message`` and ``http_status``)."""
+    from xrfast.sampling.errors import SamplingRequestError
+
+    return SamplingRequestError
+
+
 def sampling_service_class() -> Any:
     """``xrfast.sampling.service.SamplingService``, or ``None`` before it is in this build."""
     try:
@@ -139,7 +146,7 @@ class Operations:
         self.pipeline = pipeline
         self._lock = threading.Lock()
         self._groups: dict[str, dict[str, Any]] = {}
-        raw = store.get_meta(GROUPS_META)
+        raw = store.get_meta(GROUPS_META, reader=True)
         if raw:
             self._groups = {g["GroupName"]: g for g in orjson.loads(raw)}
         self._sampling: Any = None
@@ -515,29 +522,26 @@ class Operations:
                     raise RequestError(
                         "sampling rules are not supported by this build of xrfast", status=501
                     )
-                service = cls(clock=time.time)
-                snapshot = self.store.get_meta(SAMPLING_META)
-                if snapshot:
-                    _restore(service, orjson.loads(snapshot))
+                snapshot = self.store.get_meta(SAMPLING_META, reader=True)
+                service = cls(
+                    clock=time.time,
+                    rules=orjson.loads(snapshot) if snapshot else None,
+                    region=self.settings.region,
+                    account_id=self.settings.account_id,
+                )
                 self._sampling = service
             return self._sampling
 
     def _sampling_call(self, method: str, body: dict[str, Any], *, save: bool) -> dict[str, Any]:
         service = self.sampling()
-        try:
-            from xrfast.sampling.service import SamplingRequestError
-        except ImportError:  # pragma: no cover - the class ships with the service
-            SamplingRequestError = ValueError  # type: ignore[misc,assignment]
+        error_class = sampling_error_class()
         try:
             result: dict[str, Any] = getattr(service, method)(body)
-        except SamplingRequestError as e:
-            code = getattr(e, "code", None) or getattr(e, "error_code", None)
-            message = getattr(e, "message", None) or str(e)
-            status = 429 if code == "ThrottledException" else 400
-            raise RequestError(message, code or "InvalidRequestException", status) from None
+        except error_class as e:
+            raise RequestError(e.message, e.code, e.http_status) from None
         if save:
             snapshot = orjson.dumps(service.snapshot(), default=_jsonable)
-            self.pipeline.submit(lambda: self.store.set_meta(SAMPLING_META, snapshot))
+            self.pipeline.submit(lambda: self.store.set_meta(SAMPLING_META, snapshot)).result()
         return result
 
     def get_sampling_rules(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -546,7 +550,7 @@ class Operations:
 
     def get_sampling_targets(self, body: dict[str, Any]) -> dict[str, Any]:
         """GetSamplingTargets (the daemon proxy's ``/SamplingTargets``)."""
-        return self._sampling_call("get_sampling_targets", body, save=True)
+        return self._sampling_call("get_sampling_targets", body, save=False)
 
     def get_sampling_statistic_summaries(self, body: dict[str, Any]) -> dict[str, Any]:
         """GetSamplingStatisticSummaries."""
@@ -586,9 +590,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     raise TypeError(f"cannot store {type(value).__name__} in a sampling snapshot")
-
-
-def _restore(service: Any, snapshot: Any) -> None:
-    restore = getattr(service, "restore", None)
-    if restore is not None:
-        restore(snapshot)

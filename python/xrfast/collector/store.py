@@ -205,10 +205,16 @@ class Store:
         )
         yield from cursor
 
-    def get_meta(self, key: str) -> bytes | None:
-        """A value of the ``meta`` table."""
-        row = self.writer.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else bytes(row[0]) if not isinstance(row[0], str) else row[0]
+    def get_meta(self, key: str, *, reader: bool = False) -> bytes | None:
+        """A value of the ``meta`` table, as bytes (text values encoded as UTF-8); with
+        ``reader``, through this thread's read connection (for threads other than the
+        writer)."""
+        conn = self.reader() if reader else self.writer
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        value = row[0]
+        return value.encode() if isinstance(value, str) else bytes(value)
 
     def set_meta(self, key: str, value: bytes | str) -> None:
         """Sets a value of the ``meta`` table."""
