@@ -62,11 +62,12 @@ while at < len(data):
     at += 4 + n
 sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-address, n = (host, port), len(datagrams)
+sender.connect((host, port))  # a connected socket: no address to resolve per datagram
+send, n = sender.send, len(datagrams)
 print("ready", flush=True)
 sys.stdin.readline()
 for i in range(count):
-    sender.sendto(datagrams[i % n], address)
+    send(datagrams[i % n])
 """
 
 
