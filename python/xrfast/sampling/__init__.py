@@ -21,10 +21,13 @@ from xrfast.sampling.local import (
     LocalSamplingRules,
     load_local_rules,
 )
+from xrfast.sampling.service import OPERATION_PATHS, OPERATIONS_BY_PATH, SamplingService
 from xrfast.sampling.wildcard import compile_wildcard, wildcard_match
 
 __all__ = [
     "DEFAULT_LOCAL_RULES",
+    "OPERATIONS_BY_PATH",
+    "OPERATION_PATHS",
     "LocalSampler",
     "LocalSamplingRule",
     "LocalSamplingRules",
@@ -32,6 +35,7 @@ __all__ = [
     "SamplingDecision",
     "SamplingRequestError",
     "SamplingRuleError",
+    "SamplingService",
     "compile_wildcard",
     "load_local_rules",
     "wildcard_match",
