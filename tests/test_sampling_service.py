@@ -341,16 +341,23 @@ def test_targets_divide_the_reservoir_among_active_clients() -> None:
         )
         assert_valid_output("GetSamplingTargets", response)
         quotas[client] = response["SamplingTargetDocuments"][0]["ReservoirQuota"]
-    # Each report splits the reservoir among the clients active at that moment.
-    assert quotas == {3: 10, 1: 5, 2: 3}
-    clock.now += 10
-    quotas = {
-        client: service.get_sampling_targets(
-            {"SamplingStatisticsDocuments": [statistics("checkout", client, clock.now)]}
-        )["SamplingTargetDocuments"][0]["ReservoirQuota"]
-        for client in (1, 2, 3)
-    }
-    assert quotas == {1: 4, 2: 3, 3: 3} and sum(quotas.values()) == 10
+    # The first reporter, alone, gets the whole reservoir; the others get what it leaves.
+    assert quotas == {3: 10, 1: 0, 2: 0}
+    # Each report splits the reservoir among the clients active at that moment (4, 3, 3 in
+    # ClientID order), capped by what the others hold: one round for client 3 to give back,
+    # one more for the others to take their share.
+    rounds = []
+    for _ in range(3):
+        clock.now += 10
+        rounds.append(
+            {
+                client: service.get_sampling_targets(
+                    {"SamplingStatisticsDocuments": [statistics("checkout", client, clock.now)]}
+                )["SamplingTargetDocuments"][0]["ReservoirQuota"]
+                for client in (1, 2, 3)
+            }
+        )
+    assert rounds == [{1: 0, 2: 0, 3: 3}, {1: 4, 2: 3, 3: 3}, {1: 4, 2: 3, 3: 3}]
     response = service.get_sampling_targets(
         {"SamplingStatisticsDocuments": [statistics("checkout", 1, clock.now)]}
     )
@@ -501,31 +508,32 @@ def test_last_rule_modification_follows_changes() -> None:
 def test_quotas_of_active_clients_add_up_to_the_reservoir(
     reservoir: int, rounds: list[set[int]], order_seed: int
 ) -> None:
-    """Whatever clients came and went before, once the same clients have reported in every
-    interval for longer than the active window, their quotas add up to the rule's reservoir and
-    differ by at most one."""
+    """At every moment, the unexpired quotas of a rule's active clients add up to at most its
+    reservoir; once the same clients have reported in every interval for a while, to exactly its
+    reservoir, each within one of the others."""
     clock = Clock()
     service = SamplingService(clock=clock)
     service.create_sampling_rule({"SamplingRule": rule("r", ReservoirSize=reservoir)})
     shuffle = random.Random(order_seed).shuffle
+    held: dict[int, tuple[float, int]] = {}  # client -> (last report, quota)
     for clients in rounds:
-        # Three 10-second intervals; in each, every client reports once, at its own moment.
-        for _ in range(3):
+        # Four 10-second intervals; in each, every client reports once, at its own moment.
+        for _ in range(4):
             order = sorted(clients)
             shuffle(order)
             start = clock.now
-            quotas = {}
             for n, client in enumerate(order):
                 clock.now = start + 9.0 * n / len(order)
                 response = service.get_sampling_targets(
                     {"SamplingStatisticsDocuments": [statistics("r", client, clock.now)]}
                 )
-                quotas[client] = response["SamplingTargetDocuments"][0]["ReservoirQuota"]
-            assert all(0 <= q <= reservoir for q in quotas.values())
+                held[client] = (clock.now, response["SamplingTargetDocuments"][0]["ReservoirQuota"])
+                active = [q for seen, q in held.values() if seen >= clock.now - 20]
+                assert sum(active) <= reservoir
             clock.now = start + 10
-        # Clients of earlier rounds fell silent more than 20 s ago: the shares have settled.
-        assert sum(quotas.values()) == reservoir
-        assert max(quotas.values()) - min(quotas.values()) <= 1
+        settled = [held[client][1] for client in clients]
+        assert sum(settled) == reservoir
+        assert max(settled) - min(settled) <= 1
 
 
 def test_operations_by_name_and_path() -> None:

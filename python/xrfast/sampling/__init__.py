@@ -12,6 +12,13 @@
 Every part takes an injectable clock and random source, and is thread-safe.
 """
 
+from xrfast.sampling.client import (
+    CentralizedSampler,
+    HttpTransport,
+    SamplingRuleState,
+    Transport,
+    daemon_tcp_address,
+)
 from xrfast.sampling.decision import Outcome, SamplingDecision
 from xrfast.sampling.errors import SamplingRequestError, SamplingRuleError
 from xrfast.sampling.local import (
@@ -28,6 +35,8 @@ __all__ = [
     "DEFAULT_LOCAL_RULES",
     "OPERATIONS_BY_PATH",
     "OPERATION_PATHS",
+    "CentralizedSampler",
+    "HttpTransport",
     "LocalSampler",
     "LocalSamplingRule",
     "LocalSamplingRules",
@@ -35,8 +44,11 @@ __all__ = [
     "SamplingDecision",
     "SamplingRequestError",
     "SamplingRuleError",
+    "SamplingRuleState",
     "SamplingService",
+    "Transport",
     "compile_wildcard",
+    "daemon_tcp_address",
     "load_local_rules",
     "wildcard_match",
 ]

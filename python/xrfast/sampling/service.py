@@ -279,8 +279,8 @@ class SamplingService:
         self._max_statistics_age = max_statistics_age
         self._lock = threading.Lock()
         self._rules: dict[str, dict[str, Any]] = {}
-        # rule name -> client id -> when it last reported (service clock)
-        self._clients: dict[str, dict[str, float]] = {}
+        # rule name -> client id -> [when it last reported, its quota, when the quota expires]
+        self._clients: dict[str, dict[str, list[float]]] = {}
         # (rule name, window start) -> [requests, borrowed, sampled]
         self._windows: dict[tuple[str, float], list[int]] = {}
         self._tokens: OrderedDict[str, tuple[str, int]] = OrderedDict()
@@ -673,7 +673,10 @@ class SamplingService:
                         }
                     )
                     continue
-                self._clients.setdefault(name, {})[document["ClientID"]] = now
+                client = self._clients.setdefault(name, {}).setdefault(
+                    document["ClientID"], [now, 0, 0.0]
+                )
+                client[0] = now
                 window = float(stamp // self._summary_window * self._summary_window)
                 counts = self._windows.setdefault((name, window), [0, 0, 0])
                 counts[0] += document["RequestCount"]
@@ -708,14 +711,25 @@ class SamplingService:
             return response
 
     def _quota(self, name: str, client_id: str, reservoir_size: int, now: float) -> int:
-        """`client_id`'s share of the rule's reservoir among the rule's active clients."""
+        """`client_id`'s share of the rule's reservoir among the rule's active clients, capped
+        so that the unexpired quotas of the active clients never add up to more than the
+        reservoir (a client that joins gets what the others' last quotas leave, and its full
+        share once they have reported again)."""
         clients = self._clients[name]
         horizon = now - self._active_window
-        for stale in [c for c, seen in clients.items() if seen < horizon]:
+        for stale in [c for c, (seen, _, _) in clients.items() if seen < horizon]:
             del clients[stale]
         order = sorted(clients)
         base, extra = divmod(reservoir_size, len(order))
-        return base + (1 if order.index(client_id) < extra else 0)
+        share = base + (1 if order.index(client_id) < extra else 0)
+        held = sum(
+            quota
+            for other, (_, quota, expires) in clients.items()
+            if other != client_id and expires >= now
+        )
+        quota = max(0, min(share, reservoir_size - int(held)))
+        clients[client_id][1:] = [quota, now + self._quota_ttl]
+        return quota
 
     def _expire_windows(self, now: float) -> None:
         horizon = now - self._summary_retention
