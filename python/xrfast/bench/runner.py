@@ -13,7 +13,6 @@ Stages and jobs:
 * ``assemble`` — the whole job, bytes to ``BatchGetTraces`` traces: the pure-Python pipeline with
   each of the three decoders (what a Python user writes today), ``xrfast.parse``, and
   ``xrfast.parse`` + ``to_json``.
-
 * ``sampling`` — the cost of a head-sampling decision against the AWS X-Ray SDK's local sampler,
   decisions cross-checked (:mod:`xrfast.bench.sampling`).
 
