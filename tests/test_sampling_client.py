@@ -435,6 +435,55 @@ def test_over_http_to_the_service() -> None:
         assert caught.value.message.startswith("4 validation errors detected: Value null at ")
     with pytest.raises(OSError):
         HttpTransport(address, timeout=0.5)("GetSamplingRules", {})
+    with pytest.raises(ValueError, match="unknown sampling operation 'PutTraceSegments'"):
+        HttpTransport(address)("PutTraceSegments", {})
+
+
+def test_http_errors_are_read_as_botocore_reads_them() -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    answers = [
+        (429, {"x-amzn-ErrorType": "ThrottledException:http://internal.amazon.com/"},
+         b'{"Message": "Rate exceeded"}'),
+        (500, {}, b'{"__type": "com.amazon#InternalFailure", "message": "boom"}'),
+        (502, {}, b"<html>bad gateway</html>"),
+        (200, {}, b"[1, 2]"),
+    ]  # fmt: skip
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, headers, body = answers.pop(0)
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        transport = HttpTransport(f"127.0.0.1:{server.server_address[1]}")
+        seen = []
+        for _ in range(4):
+            with pytest.raises(SamplingRequestError) as caught:
+                transport("GetSamplingRules", {})
+            seen.append((caught.value.code, caught.value.message, caught.value.http_status))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert seen == [
+        ("ThrottledException", "Rate exceeded", 429),
+        ("InternalFailure", "boom", 500),
+        ("HTTP502", "Bad Gateway", 502),
+        ("InvalidResponse", "GetSamplingRules: the response is not a JSON object", 200),
+    ]
 
 
 @pytest.mark.parametrize(

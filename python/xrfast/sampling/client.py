@@ -130,8 +130,11 @@ class HttpTransport:
             SamplingRequestError: the endpoint answered with an error (its X-Ray code,
                 message and status), or with a body that is not a JSON object.
             OSError: the endpoint could not be reached.
+            ValueError: `operation` is not a sampling operation.
         """
-        path = OPERATION_PATHS[operation]
+        path = OPERATION_PATHS.get(operation)
+        if path is None:
+            raise ValueError(f"unknown sampling operation {operation!r}")
         http_request = urllib.request.Request(
             self.endpoint + path,
             data=json.dumps(request).encode(),
