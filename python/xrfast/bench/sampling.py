@@ -65,8 +65,8 @@ def same_decisions(sequence: Sequence[dict[str, str]], seed: int = 3) -> bool | 
     one virtual clock (2,000 requests a second) and the same random draws; ``None`` without the
     SDK."""
     try:
-        from aws_xray_sdk.core.sampling.local import reservoir as sdk_reservoir
-        from aws_xray_sdk.core.sampling.local.sampler import LocalSampler as SdkLocalSampler
+        from aws_xray_sdk.core.sampling.local import reservoir as sdk_reservoir  # type: ignore[import-untyped]
+        from aws_xray_sdk.core.sampling.local.sampler import LocalSampler as SdkLocalSampler  # type: ignore[import-untyped]
     except ImportError:
         return None
     now = [1_700_000_000.0]
