@@ -393,7 +393,13 @@ class CentralizedSampler:
             TypeError: both a request dict and keywords were given.
         """
         if request is not None:
-            if host is not None or method is not None or path is not None:
+            if (
+                host is not None
+                or method is not None
+                or path is not None
+                or service_name is not None
+                or service_type is not None
+            ):
                 raise TypeError("should_trace() takes a request dict or keywords, not both")
             get = request.get
             host, method, path = get("host"), get("method"), get("path")
