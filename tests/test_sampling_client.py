@@ -557,3 +557,131 @@ def test_the_sdks_default_sampler_gets_rules_and_quotas_from_the_service() -> No
         sdk_report = calls[2][1]["SamplingStatisticsDocuments"][0]
         assert sdk_report["RuleName"] == "checkout" and sdk_report["BorrowCount"] == 1
         assert isinstance(sdk_report["Timestamp"], int)
+
+
+# --- the SDK's DefaultSampler as the oracle of decisions ----------------------------------------
+
+CENTRAL_PATTERNS = ["*", "shop*", "api", "AWS::EC2::*", "/checkout*", "GET", "P?ST", "*.com"]
+
+
+def test_decisions_match_the_sdks_default_sampler() -> None:
+    """Same centralized rules, same targets, same virtual clock and random draws: the SDK's
+    DefaultSampler and CentralizedSampler take, borrow and sample the same requests."""
+    from unittest import mock
+
+    from aws_xray_sdk.core.sampling import sampler as sdk_sampler_module
+    from aws_xray_sdk.core.sampling.connector import ServiceConnector
+    from aws_xray_sdk.core.sampling.sampler import DefaultSampler
+    from aws_xray_sdk.core.sampling.sampling_rule import SamplingRule as SdkRule
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    rule_strategy = st.fixed_dictionaries(
+        {
+            "ServiceName": st.sampled_from(CENTRAL_PATTERNS),
+            "ServiceType": st.sampled_from(CENTRAL_PATTERNS),
+            "Host": st.sampled_from(CENTRAL_PATTERNS),
+            "HTTPMethod": st.sampled_from(CENTRAL_PATTERNS),
+            "URLPath": st.sampled_from(CENTRAL_PATTERNS),
+            "Priority": st.integers(1, 5),
+            "ReservoirSize": st.sampled_from([0, 1, 5]),
+            "FixedRate": st.sampled_from([0.0, 0.1, 0.5, 1.0]),
+        }
+    )
+    target_strategy = st.fixed_dictionaries(
+        {"quota": st.sampled_from([0, 1, 3]), "ttl": st.sampled_from([-1, 5, 100]),
+         "rate": st.sampled_from([0.0, 0.3]), "interval": st.sampled_from([10, 20])}
+    )  # fmt: skip
+    request_strategy = st.one_of(
+        st.none(),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "service": st.sampled_from(["shop", "api", "billing", ""]),
+                "service_type": st.sampled_from(["AWS::EC2::Instance", "AWS::ECS::Container"]),
+                "host": st.sampled_from(["shop.example.com", "api"]),
+                "method": st.sampled_from(["GET", "POST", "post"]),
+                "path": st.sampled_from(["/checkout/1", "/", "/health"]),
+            },
+        ),
+    )
+
+    @settings(max_examples=150)
+    @given(
+        rules=st.lists(rule_strategy, max_size=4),
+        default=st.fixed_dictionaries(
+            {"ReservoirSize": st.sampled_from([0, 1, 2]), "FixedRate": st.sampled_from([0.0, 0.05])}
+        ),
+        targets=st.dictionaries(st.sampled_from(["r0", "r1", "r2", "Default"]), target_strategy),
+        steps=st.lists(
+            st.tuples(st.sampled_from([0.0, 0.0, 0.2, 1.0, 3.0]), request_strategy), max_size=50
+        ),
+        switch=st.integers(0, 50),
+        seed=st.integers(0, 2**32 - 1),
+    )
+    def check(
+        rules: list[dict[str, Any]],
+        default: dict[str, Any],
+        targets: dict[str, dict[str, Any]],
+        steps: list[tuple[float, dict[str, Any] | None]],
+        switch: int,
+        seed: int,
+    ) -> None:
+        definitions = [rule(f"r{n}", **r) for n, r in enumerate(rules)]
+        definitions.append(rule("Default", Priority=10000, **default))
+        clock = Clock()
+        with (
+            mock.patch.object(sdk_sampler_module, "time", types_namespace(clock)),
+            # No botocore client: it takes a third of a second to make, and is not used here.
+            mock.patch.object(ServiceConnector, "_create_xray_client", lambda *_, **__: None),
+        ):
+            sdk = DefaultSampler()
+            sdk._started = True
+            sdk._origin = "AWS::EC2::Instance"
+            sdk._random = random.Random(seed)
+            sdk._cache.load_rules(
+                [
+                    SdkRule(name=d["RuleName"], priority=d["Priority"], rate=d["FixedRate"],
+                            reservoir_size=d["ReservoirSize"], host=d["Host"],
+                            method=d["HTTPMethod"], path=d["URLPath"],
+                            service=d["ServiceName"], service_type=d["ServiceType"])
+                    for d in definitions
+                ]
+            )  # fmt: skip
+            sdk._cache.last_updated = int(clock.now)
+            ours = sampler_for(
+                Scripted(definitions), clock, rng=random.Random(seed), origin="AWS::EC2::Instance"
+            )
+            ours.refresh_rules()
+            for n, (advance, request) in enumerate(steps):
+                if n == switch:
+                    now = int(clock.now)
+                    sdk._cache.load_targets(
+                        {name: {"quota": t["quota"], "TTL": now + t["ttl"], "rate": t["rate"],
+                                "interval": t["interval"]} for name, t in targets.items()}
+                    )  # fmt: skip
+                    ours._load_targets(
+                        {"SamplingTargetDocuments": [
+                            {"RuleName": name, "FixedRate": t["rate"], "ReservoirQuota": t["quota"],
+                             "ReservoirQuotaTTL": float(now + t["ttl"]), "Interval": t["interval"]}
+                            for name, t in targets.items()]}
+                    )  # fmt: skip
+                clock.now += advance
+                expected = sdk.should_trace(None if request is None else dict(request))
+                got = ours.should_trace(None if request is None else dict(request))
+                assert (got.rule_name if got else False) == expected, (n, request)
+            sdk_counts = {
+                r.name: (r.request_count, r.sampled_count, r.borrow_count) for r in sdk._cache.rules
+            }
+            our_counts = {
+                s.rule_name: (s.request_count, s.sampled_count, s.borrow_count) for s in ours.rules
+            }
+            assert our_counts == sdk_counts
+
+    check()
+
+
+def types_namespace(clock: Clock) -> Any:
+    import types
+
+    return types.SimpleNamespace(time=clock)

@@ -382,8 +382,9 @@ class CentralizedSampler:
         """Decides whether to sample a request.
 
         Give the request as keywords or as the SDK's dict (``host``, ``method``, ``path``,
-        ``service``, ``service_type``). Without valid centralized rules, or when no rule (not
-        even ``Default``) matches, the local rules decide.
+        ``service``, ``service_type``); a request without a service type gets the ``origin``
+        (except an empty dict, as in the SDK). Without valid centralized rules, or when no rule
+        (not even ``Default``) matches, the local rules decide.
 
         Returns:
             The decision; ``rule_name`` names the centralized rule (record it as the segment's
@@ -404,7 +405,10 @@ class CentralizedSampler:
             get = request.get
             host, method, path = get("host"), get("method"), get("path")
             service_name, service_type = get("service"), get("service_type")
-        if not service_type:
+            # As the SDK: an empty dict is left as it is (it matches the first rule).
+            if not service_type and request:
+                service_type = self._origin
+        elif not service_type:
             service_type = self._origin
         second = int(self._clock())
         last_fetch = self._last_fetch
