@@ -7,6 +7,7 @@
 
 pub mod assemble;
 pub mod bench;
+pub mod columns;
 pub mod document;
 pub mod error;
 pub mod graph;

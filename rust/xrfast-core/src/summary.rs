@@ -665,6 +665,18 @@ pub fn http_status(trace: &Trace, e: &Entity) -> Option<i64> {
     read_http(trace, e).status
 }
 
+/// The values of annotation `key` in `trace`, in the order its summary lists them; empty when
+/// the trace has none or `key` is not among the first [`MAX_ANNOTATION_KEYS`] keys.
+#[must_use]
+pub fn annotation_values(trace: &Trace, key: &str) -> Vec<AnnotationValue> {
+    let service_of = vec![0; trace.segments().len()];
+    annotations(trace, &service_of)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, values)| values.into_iter().map(|(value, _)| value).collect())
+        .unwrap_or_default()
+}
+
 /// The node of the inferred segment of subsegment `e` (spec §5.2): an AWS resource is named
 /// after the resource when its type is known, a remote call after the subsegment.
 fn inferred_service(trace: &Trace, e: &Entity) -> ServiceId {
@@ -767,7 +779,9 @@ fn annotations(trace: &Trace, service_of: &[usize]) -> Annotations {
     out
 }
 
-fn read_http(trace: &Trace, e: &Entity) -> Http {
+/// The `http` of entity `e` as summaries read it (members it does not have are `None`).
+#[must_use]
+pub fn read_http(trace: &Trace, e: &Entity) -> Http {
     let mut http = Http::default();
     let Some(span) = e.http else { return http };
     for (key, value) in members(trace.text_of(e, span)) {
