@@ -277,9 +277,11 @@ POLICY = "tail.policies[0]"
         (
             {"tail": {"policies": [{"name": "a", "type": "sometimes"}]}},
             f"{POLICY}.type",
-            "unknown policy type 'sometimes'; expected one of always_sample, latency, "
-            "status_code, string_attribute, numeric_attribute, annotation, probabilistic, "
-            "rate_limiting, and, composite, filter",
+            (
+                "unknown policy type 'sometimes'; expected one of always_sample, latency, "
+                "status_code, string_attribute, numeric_attribute, annotation, probabilistic, "
+                "rate_limiting, and, composite, filter"
+            ),
         ),
         (
             {"tail": {"policies": [{"name": "a", "type": "latency", "threshold": 5}]}},
