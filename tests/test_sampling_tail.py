@@ -640,3 +640,26 @@ def test_filter_policy_needs_traces():
         policy.decide(columns, NOW)
     with pytest.raises(ValueError, match="non-empty filter expression"):
         Filter(expression=" ")
+
+
+def test_the_benchmark_checks_its_answers(monkeypatch: pytest.MonkeyPatch):
+    import io
+
+    from rich.console import Console
+
+    from xrfast.bench import tail as bench
+
+    out = io.StringIO()
+    report = bench.run(quick=True, console=Console(file=out, width=200))
+    assert report["traces"] == 2000 and report["same_mask"] is True
+    assert 0 < report["sampled"] < report["traces"]
+    assert report["decision_traces_per_s"] > 0 and report["extraction_traces_per_s"] > 0
+    assert "tail sampling (2,000 traces, 6 policies" in out.getvalue()
+
+    def wrong(policies: Any, summaries: Any, *, now: float) -> Any:
+        decisions, counts = decide_reference(policies, summaries, now=now)
+        return [not d for d in decisions], counts
+
+    monkeypatch.setattr(bench, "decide_reference", wrong)
+    with pytest.raises(RuntimeError, match="differ from the per-trace reference"):
+        bench.run(quick=True, console=Console(file=io.StringIO()))

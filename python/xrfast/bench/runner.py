@@ -45,6 +45,7 @@ from rich.table import Table
 import xrfast
 from xrfast import _core
 from xrfast.bench import reference, workload
+from xrfast.bench import tail as tail_bench
 
 RUST_PARSERS = ("sonic-rs", "sonic-rs-lazy", "simd-json", "serde_json")
 #: The Python pipeline's baseline: what the speed-up goals are measured against.
@@ -623,6 +624,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.scaling:
         console.print("[bold]scaling[/]")
         report["scaling"] = scaling(config, args.repeat, console)
+    report["tail"] = tail_bench.run(quick=args.quick, console=console)
     console.print(table(results))
     for name, value in report["ratios"].items():
         console.print(f"{name}: [bold]{value:.2f}[/]")

@@ -152,7 +152,7 @@ fn summary_row(trace: &Trace) -> SummaryRow {
             .iter()
             .any(|s| entity(s).flags.has(Flags::THROTTLE)),
         status: http.status.unwrap_or(0),
-        service: root.map(|(pos, _)| summary::service_id(trace, segments[pos]).name),
+        service: root.map(|(_, e)| summary::entity_name(trace, e)),
         url: http.url,
         method: http.method,
     }
@@ -364,6 +364,7 @@ pub fn write_service_ids(ids: &[ServiceId], out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use crate::assemble::assemble_all;
+    use crate::summary::MAX_ANNOTATION_KEYS as MAX_KEYS;
     use crate::{Format, Limits};
 
     const DOCS: &[u8] = br#"{"id":"0000000000000001","name":"api","trace_id":"1-581cf771-a006649127e371903a2de979","start_time":1.0,"end_time":1.5,"annotations":{"tier":"gold","n":3},"http":{"request":{"url":"https://x/orders/42","method":"POST"},"response":{"status":"429"}},"throttle":true,"subsegments":[{"id":"0000000000000002","name":"db","start_time":1.1,"end_time":1.2,"namespace":"aws","annotations":{"n":4.5}}]}
@@ -411,6 +412,40 @@ mod tests {
         );
         assert_eq!(c.string.values, ["gold"]);
         assert!(AnnotationColumn::of(&traces(), "missing").trace.is_empty());
+    }
+
+    #[test]
+    fn annotation_rows_keep_the_first_fifty_keys_as_summaries_do() {
+        // 60 keys over a segment and its subsegment, some repeated with equal values.
+        let keys: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        let more: Vec<String> = (30..60)
+            .map(|i| format!("\"k{i}\":\"v{}\"", i % 3))
+            .collect();
+        let doc = format!(
+            r#"{{"id":"0000000000000001","name":"api","trace_id":"1-581cf771-a006649127e371903a2de979","start_time":1.0,"end_time":1.5,"annotations":{{{}}},"subsegments":[{{"id":"0000000000000002","name":"s","start_time":1.1,"end_time":1.2,"annotations":{{{},"k1":1,"k1":true}}}}]}}"#,
+            keys.join(","),
+            more.join(",")
+        );
+        let traces = assemble_all(doc.as_bytes(), Format::Document, Limits::default())
+            .unwrap()
+            .0;
+        let summary = traces[0].summary();
+        assert_eq!(summary.annotations.len(), MAX_KEYS);
+        for i in 0..60 {
+            let key = format!("k{i}");
+            let expected: Vec<AnnotationValue> = summary
+                .annotations
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, values)| values.iter().map(|(v, _)| v.clone()).collect())
+                .unwrap_or_default();
+            assert_eq!(
+                summary::annotation_values(&traces[0], &key),
+                expected,
+                "{key}"
+            );
+            assert_eq!(expected.is_empty(), i >= MAX_KEYS, "{key}");
+        }
     }
 
     #[test]

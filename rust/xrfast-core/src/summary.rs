@@ -23,7 +23,7 @@ use std::borrow::{Borrow, Cow};
 use std::io::Write as _;
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use sonic_rs::{JsonType, JsonValueTrait, LazyValue};
 
 use crate::document::{AwsResource, Entity, Flags, Kind, Namespace};
@@ -666,15 +666,63 @@ pub fn http_status(trace: &Trace, e: &Entity) -> Option<i64> {
 }
 
 /// The values of annotation `key` in `trace`, in the order its summary lists them; empty when
-/// the trace has none or `key` is not among the first [`MAX_ANNOTATION_KEYS`] keys.
+/// the trace has none or `key` is not among the first [`MAX_ANNOTATION_KEYS`] keys. Walks as
+/// [`TraceSummary::of`] does, but decodes only `key`'s values.
 #[must_use]
 pub fn annotation_values(trace: &Trace, key: &str) -> Vec<AnnotationValue> {
-    let service_of = vec![0; trace.segments().len()];
-    annotations(trace, &service_of)
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, values)| values.into_iter().map(|(value, _)| value).collect())
-        .unwrap_or_default()
+    let mut out: Vec<AnnotationValue> = Vec::new();
+    // Distinct keys met before `key` (while it has not been met); `Some(admitted)` once it has.
+    let mut before: FxHashSet<Cow<'_, str>> = FxHashSet::default();
+    let mut admitted: Option<bool> = None;
+    let entities = trace.entities();
+    let mut stack = Vec::new();
+    for &segment in trace.segments() {
+        let SegmentRef::Real(top) = segment else {
+            continue;
+        };
+        stack.push(top);
+        while let Some(i) = stack.pop() {
+            stack.extend(trace.children(i).iter().rev());
+            let e = &entities[i as usize];
+            let Some(span) = e.annotations else { continue };
+            for (name, value) in members(trace.text_of(e, span)) {
+                if *name != *key {
+                    if admitted.is_none() && before.len() < MAX_ANNOTATION_KEYS {
+                        before.insert(name);
+                    }
+                    continue;
+                }
+                if *admitted.get_or_insert(before.len() < MAX_ANNOTATION_KEYS) {
+                    if let Some(value) = annotation_value(&value) {
+                        if !out.contains(&value) {
+                            out.push(value);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// An annotation's value as `AnnotationValue`; `None` for other JSON types and numbers beyond
+/// a double.
+fn annotation_value(value: &LazyValue<'_>) -> Option<AnnotationValue> {
+    Some(match value.get_type() {
+        JsonType::String => AnnotationValue::String(value.as_str().unwrap_or_default().to_owned()),
+        JsonType::Boolean => AnnotationValue::Boolean(value.as_bool() == Some(true)),
+        JsonType::Number => match value.as_raw_str().trim_ascii().parse::<f64>() {
+            Ok(x) if x.is_finite() => AnnotationValue::Number(x),
+            _ => return None, // beyond a double: NumberValue cannot hold it
+        },
+        _ => return None,
+    })
+}
+
+/// The name of entity `e`, decoded.
+#[must_use]
+pub fn entity_name(trace: &Trace, e: &Entity) -> String {
+    decode(trace.text_of(e, e.name))
 }
 
 /// The node of the inferred segment of subsegment `e` (spec §5.2): an AWS resource is named
@@ -748,16 +796,8 @@ fn annotations(trace: &Trace, service_of: &[usize]) -> Annotations {
             let e = &entities[i as usize];
             let Some(span) = e.annotations else { continue };
             for (key, value) in members(trace.text_of(e, span)) {
-                let value = match value.get_type() {
-                    JsonType::String => {
-                        AnnotationValue::String(value.as_str().unwrap_or_default().to_owned())
-                    }
-                    JsonType::Boolean => AnnotationValue::Boolean(value.as_bool() == Some(true)),
-                    JsonType::Number => match value.as_raw_str().trim_ascii().parse::<f64>() {
-                        Ok(x) if x.is_finite() => AnnotationValue::Number(x),
-                        _ => continue, // beyond a double: NumberValue cannot hold it
-                    },
-                    _ => continue,
+                let Some(value) = annotation_value(&value) else {
+                    continue;
                 };
                 let slot = match keys.get(&*key) {
                     Some(&slot) => slot,
