@@ -21,6 +21,7 @@ Batches are fed from the core's columns (``TraceSet.service_columns()`` and
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -99,7 +100,9 @@ class Reservoir:
         """Adds one item."""
         self.add_many([item])
 
-    def add_many(self, items: Sequence[Any], ids: Sequence[Any] | None = None) -> None:
+    def add_many(
+        self, items: Sequence[Any] | npt.NDArray[Any], ids: Sequence[Any] | None = None
+    ) -> None:
         """Adds a batch; only the items taken are read.
 
         Arguments:
@@ -136,14 +139,15 @@ class Reservoir:
 
         Returns:
             A new reservoir that can take more items; neither input changes. Its generator is
-            this one's jumped ahead (PCG64 ``jumped``), so merging is deterministic.
+            seeded from a copy of this one's, so merging is deterministic.
 
         Raises:
             ValueError: the sizes differ.
         """
         if other.k != self.k:
             raise ValueError(f"cannot merge reservoirs of k={self.k} and k={other.k}")
-        rng = np.random.Generator(self._rng.bit_generator.jumped())
+        entropy = copy.deepcopy(self._rng).integers(0, 2**63, size=4)
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy.tolist())))
         out = Reservoir(self.k, seed=rng)
         n1, n2 = self.count, other.count
         left = rng.permutation(len(self.items)).tolist()

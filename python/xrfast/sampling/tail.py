@@ -724,7 +724,7 @@ class RateLimiting(Policy):
 
 
 def _second_one(summary: Mapping[str, Any], time_source: TimeSource, now: float) -> int:
-    start = summary.get("StartTime")
+    start: float | None = summary.get("StartTime")
     if time_source == "clock" or start is None:
         return math.floor(now)
     return math.floor(start)
