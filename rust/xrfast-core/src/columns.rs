@@ -20,15 +20,16 @@
 //! assert_eq!(c.url.codes, [-1]);
 //! ```
 
-use std::borrow::Borrow;
+use std::borrow::{Borrow, Cow};
 use std::hash::Hash;
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
+use sonic_rs::{JsonType, JsonValueTrait, LazyValue};
 
-use crate::document::Flags;
+use crate::document::{Entity, Flags};
 use crate::paths::{EntryPoint, Path, TracePath};
-use crate::summary::{self, AnnotationValue, ServiceId};
+use crate::summary::{self, AnnotationValue, ServiceId, MAX_ANNOTATION_KEYS};
 use crate::trace::{SegmentRef, Trace};
 
 /// Batches of at least this many traces are read in parallel.
@@ -133,9 +134,7 @@ fn summary_row(trace: &Trace) -> SummaryRow {
         .unwrap_or(f64::NAN);
     let any_ended = segments.iter().any(|s| entity(s).end.is_some());
     let root = trace.root().map(|pos| (pos, entity(&segments[pos])));
-    let http = root
-        .map(|(_, e)| summary::read_http(trace, e))
-        .unwrap_or_default();
+    let http = root.map(|(_, e)| read_http(trace, e)).unwrap_or_default();
     SummaryRow {
         start,
         duration: if any_ended {
@@ -152,7 +151,7 @@ fn summary_row(trace: &Trace) -> SummaryRow {
             .iter()
             .any(|s| entity(s).flags.has(Flags::THROTTLE)),
         status: http.status.unwrap_or(0),
-        service: root.map(|(_, e)| summary::entity_name(trace, e)),
+        service: root.map(|(_, e)| decode(trace.text_of(e, e.name))),
         url: http.url,
         method: http.method,
     }
@@ -238,7 +237,7 @@ impl ServiceColumns {
                         service: summary::service_id(trace, s),
                         root: root == Some(pos),
                         flags: e.flags,
-                        status: summary::read_http(trace, e).status.unwrap_or(0),
+                        status: summary::http_status(trace, e).unwrap_or(0),
                         duration: e.end.map_or(f64::NAN, |end| end - e.start),
                     }
                 })
@@ -281,7 +280,7 @@ impl AnnotationColumn {
     #[must_use]
     pub fn of<T: Borrow<Trace> + Sync>(traces: &[T], key: &str) -> Self {
         let mut c = Self::default();
-        let per_trace = rows(traces, |trace| summary::annotation_values(trace, key));
+        let per_trace = rows(traces, |trace| annotation_values(trace, key));
         for (t, values) in per_trace.into_iter().enumerate() {
             for value in values {
                 c.trace.push(u32::try_from(t).unwrap_or(u32::MAX));
@@ -359,12 +358,114 @@ pub fn write_service_ids(ids: &[ServiceId], out: &mut Vec<u8>) {
     out.push(b']');
 }
 
+/// The root's `http` as [`summary::TraceSummary`] reads it: `request.url`, `request.method`
+/// and `response.status` (an integer, or a string holding one); the last of repeated members.
+fn read_http(trace: &Trace, e: &Entity) -> summary::Http {
+    let mut http = summary::Http::default();
+    let Some(span) = e.http else { return http };
+    for (key, value) in members(trace.text_of(e, span)) {
+        match &*key {
+            "request" => {
+                for (key, value) in members(value.as_raw_str().as_bytes()) {
+                    match &*key {
+                        "url" => http.url = value.as_str().map(str::to_owned),
+                        "method" => http.method = value.as_str().map(str::to_owned),
+                        _ => {}
+                    }
+                }
+            }
+            "response" => {
+                for (key, value) in members(value.as_raw_str().as_bytes()) {
+                    if &*key == "status" {
+                        http.status = match value.get_type() {
+                            JsonType::Number => value.as_raw_str().trim_ascii().parse().ok(),
+                            JsonType::String => value.as_str().and_then(|s| s.parse().ok()),
+                            _ => None,
+                        };
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    http
+}
+
+/// The values of annotation `key` in `trace`, in the order its summary lists them; empty when
+/// the trace has none or `key` is not among the first [`MAX_ANNOTATION_KEYS`] keys. Walks as
+/// [`summary::TraceSummary::of`] does (segments in order, each tree depth first), but decodes
+/// only `key`'s values.
+#[must_use]
+pub fn annotation_values(trace: &Trace, key: &str) -> Vec<AnnotationValue> {
+    let mut out: Vec<AnnotationValue> = Vec::new();
+    // Distinct keys met before `key` while it has not been met; `Some(admitted)` once it has.
+    let mut before: FxHashSet<Cow<'_, str>> = FxHashSet::default();
+    let mut admitted: Option<bool> = None;
+    let entities = trace.entities();
+    let mut stack = Vec::new();
+    for &segment in trace.segments() {
+        let SegmentRef::Real(top) = segment else {
+            continue;
+        };
+        stack.push(top);
+        while let Some(i) = stack.pop() {
+            stack.extend(trace.children(i).iter().rev());
+            let e = &entities[i as usize];
+            let Some(span) = e.annotations else { continue };
+            for (name, value) in members(trace.text_of(e, span)) {
+                if *name != *key {
+                    if admitted.is_none() && before.len() < MAX_ANNOTATION_KEYS {
+                        before.insert(name);
+                    }
+                    continue;
+                }
+                if *admitted.get_or_insert(before.len() < MAX_ANNOTATION_KEYS) {
+                    if let Some(value) = annotation_value(&value) {
+                        if !out.contains(&value) {
+                            out.push(value);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// An annotation's value; `None` for other JSON types and numbers beyond a double (as
+/// summaries leave them out).
+fn annotation_value(value: &LazyValue<'_>) -> Option<AnnotationValue> {
+    Some(match value.get_type() {
+        JsonType::String => AnnotationValue::String(value.as_str().unwrap_or_default().to_owned()),
+        JsonType::Boolean => AnnotationValue::Boolean(value.as_bool() == Some(true)),
+        JsonType::Number => match value.as_raw_str().trim_ascii().parse::<f64>() {
+            Ok(x) if x.is_finite() => AnnotationValue::Number(x),
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+/// The members of the JSON object `raw` (validated when its document was parsed); nothing for
+/// any other value.
+fn members(raw: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, LazyValue<'_>)> {
+    let is_object = raw.first() == Some(&b'{');
+    sonic_rs::to_object_iter(if is_object { raw } else { &b"{}"[..] }).flatten()
+}
+
+/// A raw JSON string (quotes included) → its text.
+fn decode(raw: &[u8]) -> String {
+    if raw.len() >= 2 && !raw.contains(&b'\\') {
+        return String::from_utf8_lossy(&raw[1..raw.len() - 1]).into_owned();
+    }
+    sonic_rs::from_slice::<String>(raw).unwrap_or_default()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::assemble::assemble_all;
-    use crate::summary::MAX_ANNOTATION_KEYS as MAX_KEYS;
     use crate::{Format, Limits};
 
     const DOCS: &[u8] = br#"{"id":"0000000000000001","name":"api","trace_id":"1-581cf771-a006649127e371903a2de979","start_time":1.0,"end_time":1.5,"annotations":{"tier":"gold","n":3},"http":{"request":{"url":"https://x/orders/42","method":"POST"},"response":{"status":"429"}},"throttle":true,"subsegments":[{"id":"0000000000000002","name":"db","start_time":1.1,"end_time":1.2,"namespace":"aws","annotations":{"n":4.5}}]}
@@ -430,7 +531,7 @@ mod tests {
             .unwrap()
             .0;
         let summary = traces[0].summary();
-        assert_eq!(summary.annotations.len(), MAX_KEYS);
+        assert_eq!(summary.annotations.len(), MAX_ANNOTATION_KEYS);
         for i in 0..60 {
             let key = format!("k{i}");
             let expected: Vec<AnnotationValue> = summary
@@ -439,12 +540,8 @@ mod tests {
                 .find(|(k, _)| *k == key)
                 .map(|(_, values)| values.iter().map(|(v, _)| v.clone()).collect())
                 .unwrap_or_default();
-            assert_eq!(
-                summary::annotation_values(&traces[0], &key),
-                expected,
-                "{key}"
-            );
-            assert_eq!(expected.is_empty(), i >= MAX_KEYS, "{key}");
+            assert_eq!(annotation_values(&traces[0], &key), expected, "{key}");
+            assert_eq!(expected.is_empty(), i >= MAX_ANNOTATION_KEYS, "{key}");
         }
     }
 

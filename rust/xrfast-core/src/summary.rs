@@ -23,7 +23,7 @@ use std::borrow::{Borrow, Cow};
 use std::io::Write as _;
 
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use sonic_rs::{JsonType, JsonValueTrait, LazyValue};
 
 use crate::document::{AwsResource, Entity, Flags, Kind, Namespace};
@@ -665,66 +665,6 @@ pub fn http_status(trace: &Trace, e: &Entity) -> Option<i64> {
     read_http(trace, e).status
 }
 
-/// The values of annotation `key` in `trace`, in the order its summary lists them; empty when
-/// the trace has none or `key` is not among the first [`MAX_ANNOTATION_KEYS`] keys. Walks as
-/// [`TraceSummary::of`] does, but decodes only `key`'s values.
-#[must_use]
-pub fn annotation_values(trace: &Trace, key: &str) -> Vec<AnnotationValue> {
-    let mut out: Vec<AnnotationValue> = Vec::new();
-    // Distinct keys met before `key` (while it has not been met); `Some(admitted)` once it has.
-    let mut before: FxHashSet<Cow<'_, str>> = FxHashSet::default();
-    let mut admitted: Option<bool> = None;
-    let entities = trace.entities();
-    let mut stack = Vec::new();
-    for &segment in trace.segments() {
-        let SegmentRef::Real(top) = segment else {
-            continue;
-        };
-        stack.push(top);
-        while let Some(i) = stack.pop() {
-            stack.extend(trace.children(i).iter().rev());
-            let e = &entities[i as usize];
-            let Some(span) = e.annotations else { continue };
-            for (name, value) in members(trace.text_of(e, span)) {
-                if *name != *key {
-                    if admitted.is_none() && before.len() < MAX_ANNOTATION_KEYS {
-                        before.insert(name);
-                    }
-                    continue;
-                }
-                if *admitted.get_or_insert(before.len() < MAX_ANNOTATION_KEYS) {
-                    if let Some(value) = annotation_value(&value) {
-                        if !out.contains(&value) {
-                            out.push(value);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-/// An annotation's value as `AnnotationValue`; `None` for other JSON types and numbers beyond
-/// a double.
-fn annotation_value(value: &LazyValue<'_>) -> Option<AnnotationValue> {
-    Some(match value.get_type() {
-        JsonType::String => AnnotationValue::String(value.as_str().unwrap_or_default().to_owned()),
-        JsonType::Boolean => AnnotationValue::Boolean(value.as_bool() == Some(true)),
-        JsonType::Number => match value.as_raw_str().trim_ascii().parse::<f64>() {
-            Ok(x) if x.is_finite() => AnnotationValue::Number(x),
-            _ => return None, // beyond a double: NumberValue cannot hold it
-        },
-        _ => return None,
-    })
-}
-
-/// The name of entity `e`, decoded.
-#[must_use]
-pub fn entity_name(trace: &Trace, e: &Entity) -> String {
-    decode(trace.text_of(e, e.name))
-}
-
 /// The node of the inferred segment of subsegment `e` (spec §5.2): an AWS resource is named
 /// after the resource when its type is known, a remote call after the subsegment.
 fn inferred_service(trace: &Trace, e: &Entity) -> ServiceId {
@@ -796,8 +736,16 @@ fn annotations(trace: &Trace, service_of: &[usize]) -> Annotations {
             let e = &entities[i as usize];
             let Some(span) = e.annotations else { continue };
             for (key, value) in members(trace.text_of(e, span)) {
-                let Some(value) = annotation_value(&value) else {
-                    continue;
+                let value = match value.get_type() {
+                    JsonType::String => {
+                        AnnotationValue::String(value.as_str().unwrap_or_default().to_owned())
+                    }
+                    JsonType::Boolean => AnnotationValue::Boolean(value.as_bool() == Some(true)),
+                    JsonType::Number => match value.as_raw_str().trim_ascii().parse::<f64>() {
+                        Ok(x) if x.is_finite() => AnnotationValue::Number(x),
+                        _ => continue, // beyond a double: NumberValue cannot hold it
+                    },
+                    _ => continue,
                 };
                 let slot = match keys.get(&*key) {
                     Some(&slot) => slot,
@@ -819,9 +767,7 @@ fn annotations(trace: &Trace, service_of: &[usize]) -> Annotations {
     out
 }
 
-/// The `http` of entity `e` as summaries read it (members it does not have are `None`).
-#[must_use]
-pub fn read_http(trace: &Trace, e: &Entity) -> Http {
+fn read_http(trace: &Trace, e: &Entity) -> Http {
     let mut http = Http::default();
     let Some(span) = e.http else { return http };
     for (key, value) in members(trace.text_of(e, span)) {
