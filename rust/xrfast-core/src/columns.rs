@@ -24,7 +24,7 @@ use std::borrow::{Borrow, Cow};
 use std::hash::Hash;
 
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use sonic_rs::{JsonType, JsonValueTrait, LazyValue};
 
 use crate::document::{Entity, Flags};
@@ -399,7 +399,8 @@ fn read_http(trace: &Trace, e: &Entity) -> summary::Http {
 pub fn annotation_values(trace: &Trace, key: &str) -> Vec<AnnotationValue> {
     let mut out: Vec<AnnotationValue> = Vec::new();
     // Distinct keys met before `key` while it has not been met; `Some(admitted)` once it has.
-    let mut before: FxHashSet<Cow<'_, str>> = FxHashSet::default();
+    // A trace holds few distinct keys: a short list beats hashing each one.
+    let mut before: Vec<Cow<'_, str>> = Vec::new();
     let mut admitted: Option<bool> = None;
     let entities = trace.entities();
     let mut stack = Vec::new();
@@ -414,8 +415,11 @@ pub fn annotation_values(trace: &Trace, key: &str) -> Vec<AnnotationValue> {
             let Some(span) = e.annotations else { continue };
             for (name, value) in members(trace.text_of(e, span)) {
                 if *name != *key {
-                    if admitted.is_none() && before.len() < MAX_ANNOTATION_KEYS {
-                        before.insert(name);
+                    if admitted.is_none()
+                        && before.len() < MAX_ANNOTATION_KEYS
+                        && !before.contains(&name)
+                    {
+                        before.push(name);
                     }
                     continue;
                 }
