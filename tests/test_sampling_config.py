@@ -153,6 +153,7 @@ def test_sections_are_optional_and_rules_is_an_alias():
         "default": {"fixed_target": 1, "rate": 0.1},
         "rules": [
             {
+                "id": "1",  # Go's version 1 sample carries one; ignored
                 "service_name": "*",
                 "http_method": "*",
                 "url_path": "/api/*",
@@ -162,6 +163,10 @@ def test_sections_are_optional_and_rules_is_an_alias():
         ],
     }
     assert parse_config({"rules": v1}).head == v1
+    v2 = {**v1, "version": 2}
+    with pytest.raises(SamplingConfigError) as error:
+        parse_config({"rules": v2})
+    assert str(error.value) == "rules.rules[0].service_name: is not a version 2 key (use 'host')"
     with pytest.raises(SamplingConfigError) as error:
         parse_config({}).tail_sampler()
     assert str(error.value) == "tail.policies: no tail policies are configured"

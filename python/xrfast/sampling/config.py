@@ -266,7 +266,9 @@ def _head(doc: Any, path: str) -> dict[str, Any]:
             raise SamplingConfigError(
                 _join(where, other), f"is not a version {version} key (use {matchers[0]!r})"
             )
-        _known(rule, where, (*matchers, "fixed_target", "rate", "description"))
+        # Go's version 1 sample rules carry an "id" (ignored, spec §7.1).
+        extra = ("id",) if version == 1 else ()
+        _known(rule, where, (*matchers, "fixed_target", "rate", "description", *extra))
         for key in matchers:
             _require(key in rule, _join(where, key), "is required")
             _string(rule[key], _join(where, key))
