@@ -109,6 +109,9 @@ def test_the_package_exports_its_public_api_and_version():
             "SegmentDecodeError",
             "SegmentValidationError",
             "InputFormatError",
+            "Filter",
+            "FilterExpressionError",
+            "compile_filter",
         ]
     )
     assert all(hasattr(xrfast, name) for name in xrfast.__all__)
@@ -116,7 +119,8 @@ def test_the_package_exports_its_public_api_and_version():
 
 
 @pytest.mark.parametrize(
-    "cls", [xrfast.Trace, xrfast.TraceSet, xrfast.UnprocessedTraceSegment, xrfast.Analysis]
+    "cls",
+    [xrfast.Trace, xrfast.TraceSet, xrfast.UnprocessedTraceSegment, xrfast.Analysis, xrfast.Filter],
 )
 def test_result_objects_are_made_by_the_engine_only(cls):
     with pytest.raises(TypeError, match=rf"^cannot create 'xrfast\.{cls.__name__}' instances$"):
@@ -299,6 +303,32 @@ def test_corrupt_gzip_input_is_an_input_format_error():
     for corrupt in (b"\x1f\x8b", b"\x1f\x8b\x08 not gzip"):
         with pytest.raises(xrfast.InputFormatError, match="gzip"):
             xrfast.parse(corrupt, on_error="collect")
+
+
+def test_gzip_that_inflates_past_max_input_bytes_is_refused_not_held(tmp_path):
+    bomb = gzip.compress(b" " * 10_000_000)  # about 10 KB that inflates a thousandfold
+    message = (
+        "the input decompresses to more than max_input_bytes (1000000 bytes): raise the limit, "
+        "or give NDJSON, which streams"
+    )
+    with pytest.raises(xrfast.InputFormatError) as excinfo:
+        xrfast.parse(bomb, max_input_bytes=1_000_000)
+    assert str(excinfo.value) == message
+    with pytest.raises(xrfast.InputFormatError):
+        xrfast.TraceAssembler(max_input_bytes=1_000_000).add(bomb)
+    with pytest.raises(xrfast.InputFormatError):
+        xrfast.analyze(bomb, max_input_bytes=1_000_000)
+    # Under the limit the same bytes are read (blank input: no traces, no errors).
+    assert len(xrfast.parse(bomb, max_input_bytes=10_000_000)) == 0
+    # A file that is one JSON value is held whole, so the limit applies to it; NDJSON streams.
+    array = write(tmp_path / "array.json.gz", b"[" + b" " * 2_000_000 + b"]", compressed=True)
+    with pytest.raises(xrfast.InputFormatError, match="is one JSON value of more than"):
+        xrfast.read(array, max_input_bytes=1_000_000)
+    assert len(xrfast.read(array)) == 0
+    lines = write(tmp_path / "blank.ndjson.gz", b"\n" * 2_000_000, compressed=True)
+    assert len(xrfast.read(lines, max_input_bytes=1_000_000)) == 0
+    with pytest.raises(ValueError, match="max_input_bytes must be at least 1"):
+        xrfast.parse(b"", max_input_bytes=0)
 
 
 def test_pretty_printed_documents_are_accepted():

@@ -109,6 +109,19 @@ def test_summaries_and_summaries_json_agree_with_summary(small_workload: list[by
     assert xrfast.parse(b"").summaries_json() == b'{"TraceSummaries":[]}'
 
 
+def test_an_analysis_keeps_the_summaries_it_made_with_the_graph() -> None:
+    many = xrfast.parse(workload.generate(workload.WorkloadConfig(traces=200, seed=5)))
+    analysis = xrfast.analyze(many)
+    assert analysis.summaries() == many.summaries()
+    assert analysis.summaries_json() == many.summaries_json()
+    streamed = xrfast.analyze(b"")
+    streamed.add(many)
+    streamed.add(many)
+    assert streamed.merge(analysis).summaries() == many.summaries() * 3
+    with pytest.raises(ValueError, match=r"summaries_json\(\) needs the traces"):
+        xrfast.analyze(many, keep_traces=False).summaries_json()
+
+
 # --- hand-written cases ----------------------------------------------------------------------
 
 

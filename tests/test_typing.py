@@ -91,6 +91,19 @@ CORRECT_USE = """
     total: int = node["Edges"][0]["SummaryStatistics"]["TotalCount"]
     series = analysis.time_series(300, service=node)["TimeSeriesServiceStatistics"]
     graph: bytes = analysis.service_graph_json()
+    slow = xrfast.compile_filter(
+        'group.name = "slow" AND service("api") { fault }',
+        groups=[{"GroupName": "slow", "FilterExpression": "responsetime > 2"}],
+    )
+    chosen: npt.NDArray[np.int64] = slow.select(traces)
+    matched: bool = slow.matches(traces[0]) and slow.select_ids(analysis) == []
+    faulty: xrfast.Analysis = xrfast.analyze(traces, filter=slow)
+    expression: str | None = faulty.filter.expression if faulty.filter else None
+    series = analysis.time_series(entity_selector='service("api")')["TimeSeriesServiceStatistics"]
+    try:
+        xrfast.compile_filter("responsetime >")
+    except xrfast.FilterExpressionError as bad:
+        located: tuple[int, str, str, str] = (bad.position, bad.expected, bad.found, bad.caret())
     code: str = rejected[0].to_dict()["ErrorCode"]
     try:
         xrfast.parse("{")
@@ -113,6 +126,9 @@ MISTAKES = {
     "xrfast.TraceAssembler().stats['evicted']": '"AssemblerStats" has no key "evicted"',
     "xrfast.analyze('').time_series(120)": 'Argument 1 to "time_series" of "Analysis" has '
     'incompatible type "Literal[120]"',
+    "xrfast.compile_filter('ok', groups=[{'Name': 'g'}])": 'Extra key "Name" for TypedDict',
+    "xrfast.compile_filter('ok').select([])": 'Argument 1 to "select" of "Filter" has '
+    "incompatible type",
 }
 
 

@@ -14,20 +14,25 @@
   Rust, and numpy columns.
 * :func:`analyze` builds X-Ray's service graph (``GetServiceGraph``, ``GetTraceGraph``,
   ``GetTimeSeriesServiceStatistics``) with latency percentiles; an :class:`Analysis` merges.
+* :func:`compile_filter` compiles an X-Ray filter expression into a :class:`Filter`, evaluated in
+  Rust: ``matches(trace)``, ``select(traces)``.
 """
 
 from xrfast._core import (
     Analysis,
+    Filter,
     Trace,
     TraceAssembler,
     TraceSet,
     UnprocessedTraceSegment,
     __version__,
     analyze,
+    compile_filter,
     parse,
     read,
 )
 from xrfast.exceptions import (
+    FilterExpressionError,
     InputFormatError,
     SegmentDecodeError,
     SegmentValidationError,
@@ -36,6 +41,8 @@ from xrfast.exceptions import (
 
 __all__ = [
     "Analysis",
+    "Filter",
+    "FilterExpressionError",
     "InputFormatError",
     "SegmentDecodeError",
     "SegmentValidationError",
@@ -46,6 +53,7 @@ __all__ = [
     "XRayError",
     "__version__",
     "analyze",
+    "compile_filter",
     "parse",
     "read",
 ]

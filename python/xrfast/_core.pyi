@@ -19,21 +19,24 @@ Conventions shared by every entry point:
 """
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Final, Literal, TypedDict, TypeVar, final, type_check_only
 
+import numpy as np
 import numpy.typing as npt
 from typing_extensions import Buffer, NotRequired, Self, TypeAlias
 
 __all__ = [
     "Analysis",
     "ChunkReader",
+    "Filter",
     "Trace",
     "TraceAssembler",
     "TraceSet",
     "UnprocessedTraceSegment",
     "__version__",
     "analyze",
+    "compile_filter",
     "parse",
     "parse_only",
     "read",
@@ -337,6 +340,7 @@ def parse(
     max_document_bytes: int = 65536,
     max_depth: int = 64,
     max_json_depth: int = 512,
+    max_input_bytes: int = ...,
 ) -> TraceSet:
     """Parses segment documents and assembles every trace in them, complete or not.
 
@@ -366,6 +370,9 @@ def parse(
             keeps hostile input off the stack); deeper is ``NestingTooDeep``, and an envelope
             (``array``, ``put_trace_segments``, ``batch_get_traces``) nested deeper raises
             :class:`xrfast.InputFormatError`. Default 512, at most 1,000.
+        max_input_bytes: largest input held whole in memory: an item that is gzip may not
+            decompress to more (a few kilobytes can inflate to gigabytes), else
+            :class:`xrfast.InputFormatError`. Default 1 GiB.
 
     Returns:
         The traces; with ``on_error="collect"``, ``errors`` holds the rejected documents.
@@ -397,6 +404,7 @@ def read(
     max_document_bytes: int = 65536,
     max_depth: int = 64,
     max_json_depth: int = 512,
+    max_input_bytes: int = ...,
 ) -> TraceSet:
     """Reads a file (plain or gzip, recognised by its magic bytes) and assembles its traces.
 
@@ -420,6 +428,9 @@ def read(
         max_document_bytes: as for :func:`parse` (default 65,536).
         max_depth: as for :func:`parse` (default 64, at most 1,000).
         max_json_depth: as for :func:`parse` (default 512, at most 1,000).
+        max_input_bytes: largest file held whole: a file that is one JSON value (an array, an
+            API body) may not be larger once decompressed (NDJSON streams in chunks and is not
+            bounded by it), else :class:`xrfast.InputFormatError`. Default 1 GiB.
 
     Returns:
         The traces; with ``on_error="collect"``, ``errors`` holds the rejected documents.
@@ -795,6 +806,7 @@ class TraceAssembler:
         max_depth: deepest nesting of subsegments (``NestingTooDeep`` beyond). Default 64, at
             most 1,000.
         max_json_depth: deepest JSON nesting in a document (``NestingTooDeep`` beyond).
+        max_input_bytes: as for :func:`parse`: the decompressed size of an added gzip item.
             Default 512, at most 1,000.
 
     Raises:
@@ -814,6 +826,7 @@ class TraceAssembler:
         max_document_bytes: int = 65536,
         max_depth: int = 64,
         max_json_depth: int = 512,
+        max_input_bytes: int = ...,
     ) -> Self: ...
     def add(
         self,
@@ -907,13 +920,22 @@ class ChunkReader:
         format: how documents are packed (see :data:`Format`); with ``"auto"`` it is decided
             from the first chunk.
         chunk_size: bytes per chunk, 4 MiB by default.
+        max_input_bytes: largest one-value file returned whole (see :func:`read`); past it,
+            iterating raises :class:`xrfast.InputFormatError`.
 
     Raises:
         OSError: the file cannot be opened.
         ValueError: ``format`` is not an allowed name.
     """
 
-    def __new__(cls, path: _StrPath, *, format: Format = "auto", chunk_size: int = ...) -> Self: ...
+    def __new__(
+        cls,
+        path: _StrPath,
+        *,
+        format: Format = "auto",
+        chunk_size: int = ...,
+        max_input_bytes: int = ...,
+    ) -> Self: ...
     @property
     def format(self) -> Format:
         """The format in force: ``"auto"`` until the first chunk has been read, when asked to
@@ -1095,11 +1117,13 @@ def analyze(
     format: Format = "auto",
     on_error: OnError = "raise",
     keep_traces: bool = True,
+    filter: Filter | str | None = None,
     max_segments_per_trace: int = 10000,
     max_trace_bytes: int = 512000,
     max_document_bytes: int = 65536,
     max_depth: int = 64,
     max_json_depth: int = 512,
+    max_input_bytes: int = ...,
 ) -> Analysis:
     """Assembles traces (or takes a :class:`TraceSet`) and builds their service graph.
 
@@ -1119,11 +1143,15 @@ def analyze(
             :meth:`Analysis.trace_graph` and :attr:`Analysis.traces` (the default). ``False``
             keeps only the graph, so a long stream fed to :meth:`Analysis.add` holds bounded
             memory (the nodes, edges and their time buckets).
+        filter: only traces this filter matches are analysed (a :class:`Filter`, or an
+            expression compiled with :func:`compile_filter`): those of ``source`` and those
+            given later to :meth:`Analysis.add`.
         max_segments_per_trace: as for :func:`parse`.
         max_trace_bytes: as for :func:`parse`.
         max_document_bytes: as for :func:`parse`.
         max_depth: as for :func:`parse`.
         max_json_depth: as for :func:`parse`.
+        max_input_bytes: as for :func:`parse`.
 
     Returns:
         The analysis.
@@ -1131,6 +1159,8 @@ def analyze(
     Raises:
         ValueError: only one of ``start`` and ``end`` is given, they are not finite, or
             ``start > end``; anything :func:`parse` raises for a non-``TraceSet`` source.
+        xrfast.FilterExpressionError: ``filter`` is an expression that does not compile.
+        TypeError: ``filter`` is neither a :class:`Filter` nor a string.
     """
 
 @final
@@ -1158,6 +1188,11 @@ class Analysis:
     def window(self) -> tuple[float, float] | None:
         """The window ``(start, end)``, or ``None``."""
 
+    @property
+    def filter(self) -> Filter | None:
+        """The filter analysed traces must match (see :func:`analyze`), or ``None``. A merged
+        analysis keeps it only when both had the same filter."""
+
     def add(self, traces: TraceSet) -> None:
         """Adds traces (those inside the window), e.g. each
         :meth:`TraceAssembler.pop_complete` result of a stream. The GIL is released."""
@@ -1168,6 +1203,14 @@ class Analysis:
 
     def summaries(self) -> list[TraceSummaryDict]:
         """One ``TraceSummary`` per trace, in order (see :meth:`Trace.summary`).
+
+        Raises:
+            ValueError: the analysis keeps no traces (``keep_traces=False``).
+        """
+
+    def summaries_json(self) -> bytes:
+        """:meth:`summaries` as ``{"TraceSummaries": [...]}``, compact JSON bytes made in Rust
+        (the summaries are made with the graph, in one reading of each trace).
 
         Raises:
             ValueError: the analysis keeps no traces (``keep_traces=False``).
@@ -1204,6 +1247,7 @@ class Analysis:
         *,
         service: _Node | None = None,
         edge: tuple[_Node, _Node] | None = None,
+        entity_selector: str | None = None,
     ) -> TimeSeriesDict:
         """The ``GetTimeSeriesServiceStatistics`` response: one entry per period with completed
         requests (bucketed by when they ended), inside the window.
@@ -1212,12 +1256,19 @@ class Analysis:
             period: seconds per entry: 60, 300 or 3600.
             service: a node: its own requests (``ServiceSummaryStatistics``).
             edge: ``(caller, callee)``: that edge's requests (``EdgeSummaryStatistics``).
-                Without ``service`` or ``edge``: every client → root edge, the requests that
-                entered the application. An unknown node or edge gives no entries.
+                Without ``service``, ``edge`` or ``entity_selector``: every client → root edge,
+                the requests that entered the application. An unknown node or edge gives no
+                entries.
+            entity_selector: X-Ray's ``EntitySelectorExpression`` (at most 500 characters):
+                ``service("name")`` (every node of that name, summed), ``service(id(name:
+                "...", type: "...", account.id: "..."))`` or ``id(...)`` (the nodes it names,
+                omitted members are wildcards) give ``ServiceSummaryStatistics``;
+                ``edge(ref, ref)`` gives ``EdgeSummaryStatistics`` of the edges between them.
 
         Raises:
-            ValueError: another period, both ``service`` and ``edge``, or a node without
-                ``Name``.
+            ValueError: another period, more than one of ``service``, ``edge`` and
+                ``entity_selector``, or a node without ``Name``.
+            xrfast.FilterExpressionError: ``entity_selector`` does not parse.
         """
 
     def percentiles(self) -> PercentilesDict:
@@ -1226,3 +1277,78 @@ class Analysis:
 
     def __len__(self) -> int:
         """The number of traces analysed (kept or not)."""
+
+# --------------------------------------------------------------------------------------------
+# Filter expressions
+
+@type_check_only
+class GroupDict(TypedDict):
+    """An X-Ray ``Group`` (``GetGroup``'s ``Group``) as :func:`compile_filter` takes it; other
+    members (``InsightsConfiguration``, …) are ignored."""
+
+    GroupName: str
+    GroupARN: NotRequired[str | None]
+    #: A group without a filter expression matches every trace.
+    FilterExpression: NotRequired[str | None]
+
+def compile_filter(
+    expression: str,
+    *,
+    groups: Iterable[GroupDict] | None = None,
+    max_depth: int = 64,
+    max_length: int = 100000,
+    max_predicates: int = 100000,
+) -> Filter:
+    """Compiles an X-Ray filter expression (the language of ``GetTraceSummaries``'
+    ``FilterExpression`` and of groups) into a :class:`Filter`.
+
+    Keywords are case-insensitive (``responseTime``, ``and``); ``AND`` binds tighter than ``OR``,
+    ``!`` tightest, and two predicates side by side mean ``AND``. See ``docs/filter.md``.
+
+    Arguments:
+        expression: the filter, e.g. ``'service("api") { fault } AND responsetime > 2'``.
+        groups: the named groups ``group.name = "..."`` and ``group.arn = "..."`` refer to;
+            a reference is replaced by that group's compiled ``FilterExpression`` (a group that
+            refers back to itself is an error).
+        max_depth: the deepest nesting of parentheses, blocks and group references (at most
+            256 is honoured).
+        max_length: the longest expression, in bytes (each group's expression on its own).
+        max_predicates: the most predicates in the compiled filter, every group reference's
+            expression counted each time it is referred to.
+
+    Returns:
+        The compiled filter; it never parses the expression again.
+
+    Raises:
+        xrfast.FilterExpressionError: the expression does not compile (its ``position``,
+            ``expected`` and ``found`` say why), or refers to an unknown group.
+        TypeError: a group is not a dict of strings.
+        ValueError: a group has no ``GroupName``.
+    """
+
+@final
+class Filter:
+    """A compiled X-Ray filter expression (made by :func:`compile_filter`). Evaluation runs in
+    Rust with the GIL released, reading from each trace only what the expression needs."""
+
+    @property
+    def expression(self) -> str:
+        """The expression it was compiled from."""
+
+    def matches(self, trace: Trace) -> bool:
+        """Whether ``trace`` matches."""
+
+    def select(self, traces: TraceSet | Analysis) -> npt.NDArray[np.int64]:
+        """The positions of the matching traces, ascending, as a numpy ``int64`` array
+        (in parallel for large sets).
+
+        Raises:
+            TypeError: ``traces`` is neither a :class:`TraceSet` nor an :class:`Analysis`.
+            ValueError: an :class:`Analysis` made with ``keep_traces=False``.
+        """
+
+    def select_ids(self, traces: TraceSet | Analysis) -> list[str]:
+        """The ids of the matching traces, in order (raises as :meth:`select`)."""
+
+    def filter(self, traces: TraceSet | Analysis) -> TraceSet:
+        """A :class:`TraceSet` of the matching traces, in order (raises as :meth:`select`)."""

@@ -5,7 +5,8 @@ package, no network), then a generated checkout flow in which a few orders silen
 payment; ``xrfast traces FILE...`` shows the traces in your files: a summary line, a table of
 traces and the tree of one trace, or ``--json`` for the ``BatchGetTraces`` shape. ``xrfast analyze
 FILE...`` shows trace summaries, the service map, problem traces and the paths traces took (rare
-and truncated ones picked out), or ``--json`` for X-Ray's shapes.
+and truncated ones picked out), or ``--json`` for X-Ray's shapes; ``--filter EXPR`` keeps the
+traces an X-Ray filter expression matches.
 
 Exit codes: 0 success; 1 some documents were rejected (they are listed, and the rest is still
 shown); 2 usage error or unreadable input (one line on stderr, no traceback).
@@ -433,8 +434,8 @@ def traces(args: argparse.Namespace, console: Console) -> int:
 
 
 def analyze_options(parser: argparse.ArgumentParser) -> None:
-    """``--summaries``, ``--graph``, ``--paths``, ``--start``, ``--end``, ``--json``,
-    ``--no-color``, ``--limit``."""
+    """``--summaries``, ``--graph``, ``--paths``, ``--filter``, ``--start``, ``--end``,
+    ``--json``, ``--no-color``, ``--limit``."""
     sections = parser.add_argument_group("what to show (default: everything)")
     sections.add_argument(
         "--summaries", action="store_true", help="trace summaries and the problem traces"
@@ -442,6 +443,12 @@ def analyze_options(parser: argparse.ArgumentParser) -> None:
     sections.add_argument("--graph", action="store_true", help="the service map")
     sections.add_argument(
         "--paths", action="store_true", help="the paths traces took, rare and truncated ones"
+    )
+    parser.add_argument(
+        "--filter",
+        metavar="EXPR",
+        help="only traces this X-Ray filter expression matches, e.g."
+        " 'service(\"api\") { fault }' or 'responsetime > 2 AND http.status >= 500'",
     )
     parser.add_argument(
         "--start",
@@ -488,8 +495,21 @@ def _time(text: str) -> float:
     return value
 
 
+def compile_filter_option(expression: str | None) -> xrfast.Filter | None:
+    """``--filter``, compiled; a bad expression is a usage error that shows where it broke."""
+    if expression is None:
+        return None
+    try:
+        return xrfast.compile_filter(expression)
+    except xrfast.FilterExpressionError as e:
+        caret = "\n".join("  " + line for line in e.caret().splitlines())
+        raise UsageError(f"--filter: {e}\n{caret}") from None
+
+
 def analyze(args: argparse.Namespace, console: Console) -> int:
     """Analyze the traces in FILE...: summaries, the service map, problem traces and paths."""
+    # Before reading anything: a typo in the filter should not cost a long read.
+    trace_filter = compile_filter_option(args.filter)
     names = ["<stdin>" if name == "-" else name for name in args.files]
     progress = None if args.json else progress_console()
     inputs = [(name, read_input(path, progress=progress)) for name, path in zip(names, args.files)]
@@ -504,6 +524,7 @@ def analyze(args: argparse.Namespace, console: Console) -> int:
                 result.traces,
                 start=(args.start or 0.0) if windowed else None,
                 end=(sys.float_info.max if args.end is None else args.end) if windowed else None,
+                filter=trace_filter,
             )
         except ValueError as e:
             raise UsageError(f"--start/--end: {e}") from None
@@ -536,8 +557,12 @@ def analyze(args: argparse.Namespace, console: Console) -> int:
             rejected=result.rejected,
         )
     )
-    if len(traces) != len(result.traces):
-        console.print(f"{len(traces):,} traces in the window", style="dim")
+    if len(traces) != len(result.traces) or trace_filter is not None:
+        parts = ["in the window"] if args.start is not None or args.end is not None else []
+        if trace_filter is not None:
+            parts.append(f"matching {trace_filter.expression}")
+        where = " and ".join(parts)
+        console.print(Text(f"{len(traces):,} traces {where}", style="dim"))
     summaries = traces.summaries() if show_summaries else []
     if show_summaries and len(traces):
         console.print()

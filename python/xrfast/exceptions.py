@@ -9,6 +9,9 @@ then the first rejection is raised, carrying all of them in ``errors``:
 * :class:`SegmentValidationError` — valid JSON that breaks X-Ray's schema (a :class:`ValueError`).
 * :class:`InputFormatError` — the input as a whole is not in the expected format, e.g. a
   ``PutTraceSegments`` body without ``TraceSegmentDocuments``.
+
+A filter expression that does not compile raises :class:`FilterExpressionError` (a
+:class:`ValueError`) with its ``position``, what was ``expected`` there and what was ``found``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from xrfast._core import UnprocessedTraceSegment
 
-__all__ = ["InputFormatError", "SegmentDecodeError", "SegmentValidationError", "XRayError"]
+__all__ = [
+    "FilterExpressionError",
+    "InputFormatError",
+    "SegmentDecodeError",
+    "SegmentValidationError",
+    "XRayError",
+]
 
 
 class XRayError(Exception):
@@ -57,3 +66,33 @@ class SegmentValidationError(XRayError, ValueError):
 
 class InputFormatError(XRayError, ValueError):
     """The input as a whole is not in the format it claims or appears to be."""
+
+
+class FilterExpressionError(XRayError, ValueError):
+    """A filter expression (or an ``EntitySelectorExpression``) does not compile.
+
+    X-Ray answers such an expression with ``InvalidRequestException`` (HTTP 400), which is this
+    error's ``error_code``. The message names the position, what was expected and what was found,
+    e.g. ``Invalid filter expression: expected a number at position 15, found "abc"``.
+    """
+
+    #: The expression that failed to compile.
+    expression: str
+    #: Position of the problem, in characters from 0 (``len(expression)`` for its end).
+    position: int
+    #: What the grammar allows at that position.
+    expected: str
+    #: What the expression has there.
+    found: str
+
+    def __init__(self, msg: str, expression: str, position: int, expected: str, found: str) -> None:
+        super().__init__(msg)
+        self.expression = expression
+        self.position = position
+        self.expected = expected
+        self.found = found
+        self.error_code = "InvalidRequestException"
+
+    def caret(self) -> str:
+        """The expression with a caret under the position, on two lines."""
+        return f"{self.expression}\n{' ' * self.position}^"

@@ -44,6 +44,7 @@ from rich.table import Table
 
 import xrfast
 from xrfast import _core
+from xrfast.bench import filter as filter_bench
 from xrfast.bench import reference, workload
 from xrfast.bench import tail as tail_bench
 
@@ -226,7 +227,20 @@ def jobs(corpus: Corpus, expected: Expected | None = None) -> list[Job]:
             expected.same_graph,
         )
     )
+    # What `xrfast analyze` does: summaries and graph (with its sketches) from one reading of
+    # each trace; issue #3 bounds its cost over assemble/xrfast.
+    found.append(
+        Job(
+            "analyze/all",
+            lambda: _summaries_and_graph(xrfast.analyze(corpus.ndjson)),
+            lambda out: expected.same_summaries(out[0]) and expected.same_graph(out[1]),
+        )
+    )
     return found
+
+
+def _summaries_and_graph(analysis: xrfast.Analysis) -> tuple[bytes, bytes]:
+    return analysis.summaries_json(), analysis.service_graph_json()
 
 
 def measure(job: Job, corpus: Corpus, repeat: int) -> tuple[Result, Any]:
@@ -621,6 +635,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "ratios": ratios(results),
         "memory_bytes_per_buffered_segment": _memory_per_segment(corpus),
     }
+    report["filter"] = filter_bench.run(quick=args.quick, console=console)
     if args.scaling:
         console.print("[bold]scaling[/]")
         report["scaling"] = scaling(config, args.repeat, console)

@@ -36,7 +36,13 @@ pub struct Limits {
     pub idle_timeout: f64,
     /// Seconds without a new document after which an incomplete trace is emitted as partial.
     pub incomplete_timeout: f64,
+    /// Largest input held whole in memory: the decompressed size of gzip bytes, or a file that
+    /// is one JSON value (NDJSON files stream in chunks and are not held whole).
+    pub max_input_bytes: usize,
 }
+
+/// The default [`Limits::max_input_bytes`]: 1 GiB.
+pub const DEFAULT_MAX_INPUT_BYTES: usize = 1 << 30;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -48,6 +54,7 @@ impl Default for Limits {
             max_ready_traces: 100_000,
             idle_timeout: 5.0,
             incomplete_timeout: 60.0,
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
         }
     }
 }

@@ -143,6 +143,13 @@ pub struct Entity {
     pub aws: Option<Span>,
     /// The raw `annotations` object, read by trace summaries.
     pub annotations: Option<Span>,
+    /// The raw `origin`, `user` and `resource_arn` strings (quotes included), read by trace
+    /// summaries and the service graph: kept so they never rescan the whole object.
+    pub origin: Option<Span>,
+    /// See `origin`.
+    pub user: Option<Span>,
+    /// See `origin`.
+    pub resource_arn: Option<Span>,
 }
 
 impl Entity {
@@ -514,6 +521,9 @@ struct Fields<'a> {
     http: Option<Span>,
     cause: Option<Span>,
     annotations: Option<Span>,
+    origin: Option<Span>,
+    user: Option<Span>,
+    resource_arn: Option<Span>,
     aws: Option<LazyValue<'a>>,
     subsegments: Option<LazyValue<'a>>,
     cut: Option<Span>,
@@ -835,6 +845,11 @@ impl<'a> Walker<'a> {
                 if value.get_type() != JsonType::String {
                     return Err(wrong_type("a string"));
                 }
+                *match which {
+                    Member::Origin => &mut fields.origin,
+                    Member::User => &mut fields.user,
+                    _ => &mut fields.resource_arn,
+                } = Some(span);
             }
             Member::PrecursorIds | Member::Links => {
                 let (expected, name) = (JsonType::Array, "an array");
@@ -957,6 +972,9 @@ impl<'a> Walker<'a> {
                 .as_ref()
                 .map(|v| span_in(self.text, raw_str(v).as_bytes())),
             annotations: f.annotations,
+            origin: f.origin,
+            user: f.user,
+            resource_arn: f.resource_arn,
         })
     }
 }

@@ -157,7 +157,13 @@ impl fmt::Display for InputError {
 impl std::error::Error for InputError {}
 
 impl From<std::io::Error> for InputError {
+    /// Data that cannot be read as an input (corrupt gzip, an input past its size limit) is a
+    /// format error; any other failure to read stays an I/O error.
     fn from(e: std::io::Error) -> Self {
-        Self::Io(e)
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            Self::Format(e.to_string())
+        } else {
+            Self::Io(e)
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! key — statistics, millisecond histograms, latency sketches, one-minute time buckets — so a
 //! merge is associative and commutative and equals one pass over the union of the traces.
 //!
-//! Nodes reuse [`crate::summary::service_id`] (spec §5.2). JSON is written here, in botocore's
+//! Nodes are the segments' [`crate::summary::Services`] (spec §5.2). JSON is written here, in botocore's
 //! member order: `GetServiceGraph`, `GetTraceGraph` and `GetTimeSeriesServiceStatistics`.
 //!
 //! ```
@@ -31,8 +31,8 @@ use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use sketches_ddsketch::{Config, DDSketch};
 
-use crate::document::{Entity, Flags, Kind};
-use crate::summary::{http_status, service_id, write_double, write_str, ServiceId};
+use crate::document::{Flags, Kind};
+use crate::summary::{http_status, write_double, write_str, ServiceId, Services, TraceSummary};
 use crate::trace::{SegmentRef, Trace};
 
 /// The `Period`s `GetTimeSeriesServiceStatistics` accepts, in seconds (spec §10 Q16).
@@ -356,9 +356,11 @@ impl Default for Samples {
 }
 
 impl Samples {
-    fn add(&mut self, start: f64, end: Option<f64>, outcome: Outcome) {
+    /// Counts a request; `outcome` is asked only of a completed one.
+    fn add(&mut self, start: f64, end: Option<f64>, outcome: impl FnOnce() -> Outcome) {
         self.start = self.start.min(start);
         let Some(end) = end else { return };
+        let outcome = outcome();
         self.end = self.end.max(end);
         let seconds = end - start;
         self.statistics.add(outcome, seconds);
@@ -438,6 +440,11 @@ pub enum Selector {
     Node(ServiceId),
     /// One edge's requests (`EdgeSummaryStatistics`).
     Edge(ServiceId, ServiceId),
+    /// The requests of several nodes, summed (`ServiceSummaryStatistics`): what an
+    /// `EntitySelectorExpression` such as `service("api")` names (every type of that name).
+    Nodes(Vec<ServiceId>),
+    /// The requests of several edges, summed (`EdgeSummaryStatistics`).
+    Edges(Vec<EdgeKey>),
 }
 
 impl ServiceGraph {
@@ -468,6 +475,37 @@ impl ServiceGraph {
                 a.merge(&b);
                 a
             })
+    }
+
+    /// The graph of `traces` and their summaries in one pass, which reads each trace's services
+    /// once for both (an analysis wants both: this is what `xrfast.analyze` runs). Split across
+    /// threads in chunks of at least 64 traces; the summaries are in the order of `traces`.
+    #[must_use]
+    pub fn with_summaries<T: Borrow<Trace> + Sync>(traces: &[T]) -> (Self, Vec<TraceSummary>) {
+        let chunk = PARALLEL_MIN_TRACES.max(traces.len() / (4 * rayon::current_num_threads()));
+        let parts: Vec<(Self, Vec<TraceSummary>)> = traces
+            .par_chunks(chunk)
+            .map(|chunk| {
+                let mut graph = Self::new();
+                let summaries = chunk
+                    .iter()
+                    .map(|trace| {
+                        let trace = trace.borrow();
+                        let services = Services::of(trace);
+                        graph.add_with_services(trace, &services);
+                        TraceSummary::with_services(trace, services)
+                    })
+                    .collect();
+                (graph, summaries)
+            })
+            .collect();
+        let mut graph = Self::new();
+        let mut summaries = Vec::with_capacity(traces.len());
+        for (part, part_summaries) in parts {
+            graph.merge(&part);
+            summaries.extend(part_summaries);
+        }
+        (graph, summaries)
     }
 
     /// How many traces were added.
@@ -521,83 +559,46 @@ impl ServiceGraph {
 
     /// Adds the nodes and edges of one trace (spec §5.2, §5.3).
     pub fn add(&mut self, trace: &Trace) {
+        self.add_with_services(trace, &Services::of(trace));
+    }
+
+    /// [`ServiceGraph::add`] for a trace whose services were read already.
+    pub fn add_with_services(&mut self, trace: &Trace, services: &Services) {
         self.traces += 1;
         let entities = trace.entities();
         let segments = trace.segments();
-        let keys: Vec<ServiceId> = segments.iter().map(|&s| service_id(trace, s)).collect();
-        // Each segment's node as a small integer: the first position holding the same key.
-        let mut first: FxHashMap<&ServiceId, usize> = FxHashMap::default();
-        let node_of: Vec<usize> = (0..keys.len())
-            .map(|pos| *first.entry(&keys[pos]).or_insert(pos))
-            .collect();
-        let outcome = |e: &Entity| Outcome::classify(e.flags, http_status(trace, e));
-
-        // The segment (position in `segments`) each returned entity belongs to.
-        let mut owner = vec![u32::MAX; entities.len()];
-        let mut stack = Vec::new();
+        let keys = |pos: usize| &services.ids[services.of[pos]];
+        // Each entity's outcome, read once: an inferred segment's subsegment is both its node's
+        // sample and its edge's, a root both its node's and its client edge's.
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; entities.len()];
+        let mut outcome = |i: u32| {
+            *outcomes[i as usize].get_or_insert_with(|| {
+                let e = &entities[i as usize];
+                Outcome::classify(e.flags, http_status(trace, e))
+            })
+        };
         for (pos, &segment) in segments.iter().enumerate() {
-            if let SegmentRef::Real(top) = segment {
-                stack.push(top);
-                while let Some(i) = stack.pop() {
-                    owner[i as usize] = pos as u32;
-                    stack.extend_from_slice(trace.children(i));
-                }
-            }
-        }
-        let index: FxHashMap<u64, u32> = entities
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| owner[*i] != u32::MAX)
-            .map(|(i, e)| (e.id.0, i as u32))
-            .collect();
-
-        let mut called: FxHashSet<(u32, usize)> = FxHashSet::default();
-        for (pos, &segment) in segments.iter().enumerate() {
-            let (e, parent) = match segment {
-                SegmentRef::Real(i) => {
-                    let e = &entities[i as usize];
-                    (e, e.parent.and_then(|p| index.get(&p.0).copied()))
-                }
-                SegmentRef::Inferred(i) => (&entities[i as usize], Some(i)),
-            };
+            let (SegmentRef::Real(i) | SegmentRef::Inferred(i)) = segment;
+            let e = &entities[i as usize];
             let inferred = matches!(segment, SegmentRef::Inferred(_));
-            let node = self.nodes.entry(keys[pos].clone()).or_default();
+            let node = entry(&mut self.nodes, keys(pos));
             node.active |= !inferred;
-            node.samples.add(e.start, e.end, outcome(e));
+            node.samples.add(e.start, e.end, || outcome(i));
             if trace.root() == Some(pos) {
                 node.root = true;
                 if e.end.is_some() {
                     node.trace_durations.add(trace.duration());
                 }
-                let client = ServiceId {
-                    name: keys[pos].name.clone(),
-                    kind: Some(CLIENT_TYPE.to_owned()),
-                    account_id: None,
-                };
-                self.nodes.entry(client.clone()).or_default().client = true;
-                self.edges
-                    .entry((client, keys[pos].clone()))
-                    .or_default()
-                    .add(e.start, e.end, outcome(e));
+                let client = client_node(keys(pos));
+                entry(&mut self.nodes, &client).client = true;
+                let edge = (client, keys(pos).clone());
+                entry(&mut self.edges, &edge).add(e.start, e.end, || outcome(i));
             }
-            // The edge from the caller, measured by the caller's subsegment; a segment whose
-            // parent is a segment is measured by itself. Two downstream segments of one node
-            // under one call are one request.
-            let Some(parent) = parent else { continue };
-            let from = owner[parent as usize];
-            if !called.insert((parent, node_of[pos])) {
-                continue;
-            }
-            let call = &entities[parent as usize];
-            let sample = if call.kind == Kind::Subsegment {
-                call
-            } else {
-                e
-            };
-            self.edges
-                .entry((keys[from as usize].clone(), keys[pos].clone()))
-                .or_default()
-                .add(sample.start, sample.end, outcome(sample));
+        }
+        for call in calls_between(trace, &services.of) {
+            let edge = (keys(call.caller).clone(), keys(call.callee).clone());
+            let sample = &entities[call.sample as usize];
+            entry(&mut self.edges, &edge).add(sample.start, sample.end, || outcome(call.sample));
         }
     }
 
@@ -690,6 +691,16 @@ impl ServiceGraph {
                     add(edge);
                 }
             }
+            Selector::Nodes(keys) => {
+                for node in keys.iter().filter_map(|key| self.nodes.get(key)) {
+                    add(&node.samples);
+                }
+            }
+            Selector::Edges(keys) => {
+                for edge in keys.iter().filter_map(|key| self.edges.get(key)) {
+                    add(edge);
+                }
+            }
         }
         sum
     }
@@ -718,7 +729,7 @@ impl ServiceGraph {
                 .merge(bucket);
         }
         let member = match selector {
-            Selector::Node(_) => "ServiceSummaryStatistics",
+            Selector::Node(_) | Selector::Nodes(_) => "ServiceSummaryStatistics",
             _ => "EdgeSummaryStatistics",
         };
         out.extend_from_slice(b"{\"TimeSeriesServiceStatistics\":[");
@@ -773,6 +784,121 @@ impl ServiceGraph {
         }
         out.extend_from_slice(b"]}");
     }
+}
+
+/// The value at `key`, inserted by default first: the key is cloned only when it is new (most
+/// lookups find a node or edge that an earlier trace made).
+fn entry<'m, K: Clone + Eq + std::hash::Hash, V: Default>(
+    map: &'m mut FxHashMap<K, V>,
+    key: &K,
+) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.clone(), V::default());
+    }
+    map.get_mut(key)
+        .unwrap_or_else(|| unreachable!("inserted above"))
+}
+
+/// The client node X-Ray draws for the callers of root service `root`.
+#[must_use]
+pub fn client_node(root: &ServiceId) -> ServiceId {
+    ServiceId {
+        name: root.name.clone(),
+        kind: Some(CLIENT_TYPE.to_owned()),
+        account_id: None,
+    }
+}
+
+/// One request on an edge of a trace's graph (spec §5.3), other than the client → root edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Call {
+    /// The caller's segment: a position in [`Trace::segments`].
+    pub caller: usize,
+    /// The callee's segment: a position in [`Trace::segments`].
+    pub callee: usize,
+    /// The entity that measures the request (an index into [`Trace::entities`]): the
+    /// caller's subsegment, or the callee's segment when its parent is a segment.
+    pub sample: u32,
+}
+
+/// The calls of `trace`, in segment order; `keys` are the nodes of [`Trace::segments`].
+#[must_use]
+pub fn calls(trace: &Trace, keys: &[ServiceId]) -> Vec<Call> {
+    // Each segment's node as a small integer: the first position holding the same key.
+    let mut first: FxHashMap<&ServiceId, usize> = FxHashMap::default();
+    let node_of: Vec<usize> = (0..keys.len())
+        .map(|pos| *first.entry(&keys[pos]).or_insert(pos))
+        .collect();
+    calls_between(trace, &node_of)
+}
+
+/// The calls of `trace`, in segment order; `node_of` names each segment's node by a small
+/// integer (equal for segments of one node). Every segment, real or inferred, whose
+/// `parent_id` names a returned entity is called by the node that owns that entity; two
+/// downstream segments of one node under one call are one request.
+fn calls_between(trace: &Trace, node_of: &[usize]) -> Vec<Call> {
+    let entities = trace.entities();
+    let segments = trace.segments();
+    // The segment (position in `segments`) each returned entity belongs to.
+    let mut owner = vec![u32::MAX; entities.len()];
+    let mut stack = Vec::new();
+    for (pos, &segment) in segments.iter().enumerate() {
+        if let SegmentRef::Real(top) = segment {
+            stack.push(top);
+            while let Some(i) = stack.pop() {
+                owner[i as usize] = pos as u32;
+                stack.extend_from_slice(trace.children(i));
+            }
+        }
+    }
+    // The returned entities that real segments name as parent (the calls into them), by id.
+    let mut index: FxHashMap<u64, u32> = segments
+        .iter()
+        .filter_map(|&s| match s {
+            SegmentRef::Real(i) => entities[i as usize].parent.map(|p| (p.0, u32::MAX)),
+            SegmentRef::Inferred(_) => None,
+        })
+        .collect();
+    if !index.is_empty() {
+        for (i, e) in entities.iter().enumerate() {
+            if owner[i] != u32::MAX {
+                if let Some(slot) = index.get_mut(&e.id.0) {
+                    *slot = i as u32;
+                }
+            }
+        }
+    }
+    let mut called: FxHashSet<(u32, usize)> = FxHashSet::default();
+    let mut out = Vec::new();
+    for (pos, &segment) in segments.iter().enumerate() {
+        let (own, parent) = match segment {
+            SegmentRef::Real(i) => (
+                i,
+                entities[i as usize]
+                    .parent
+                    .and_then(|p| index.get(&p.0).copied())
+                    .filter(|&p| p != u32::MAX),
+            ),
+            SegmentRef::Inferred(i) => (i, Some(i)),
+        };
+        // The edge from the caller, measured by the caller's subsegment; a segment whose
+        // parent is a segment is measured by itself.
+        let Some(parent) = parent else { continue };
+        if !called.insert((parent, node_of[pos])) {
+            continue;
+        }
+        let sample = if entities[parent as usize].kind == Kind::Subsegment {
+            parent
+        } else {
+            own
+        };
+        out.push(Call {
+            caller: owner[parent as usize] as usize,
+            callee: pos,
+            sample,
+        });
+    }
+    out
 }
 
 fn is_client_only(node: &Node) -> bool {

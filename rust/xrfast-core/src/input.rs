@@ -394,20 +394,36 @@ fn short(e: &sonic_rs::Error) -> String {
     full.split('\n').next().unwrap_or_default().to_owned()
 }
 
-/// `input` decompressed when it is gzip (recognised by its magic bytes), as is otherwise.
-pub fn gunzip(input: &[u8]) -> Result<Cow<'_, [u8]>, InputError> {
+/// `input` decompressed when it is gzip (recognised by its magic bytes), as is otherwise; a
+/// decompressed size past `max_bytes` is an error (a small input can inflate without bound).
+pub fn gunzip(input: &[u8], max_bytes: usize) -> Result<Cow<'_, [u8]>, InputError> {
     if !input.starts_with(&[0x1f, 0x8b]) {
         return Ok(Cow::Borrowed(input));
     }
-    let mut out = Vec::with_capacity(input.len() * 4);
-    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(input), &mut out).map_err(
-        |e| {
-            InputError::Format(format!(
-                "the input looks like gzip but cannot be decompressed: {e}"
-            ))
-        },
-    )?;
+    let mut out = Vec::with_capacity(input.len().saturating_mul(4).min(max_bytes));
+    let decoder = flate2::read::MultiGzDecoder::new(input);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(decoder, max_bytes as u64 + 1),
+        &mut out,
+    )
+    .map_err(|e| {
+        InputError::Format(format!(
+            "the input looks like gzip but cannot be decompressed: {e}"
+        ))
+    })?;
+    if out.len() > max_bytes {
+        return Err(InputError::Format(too_large(max_bytes, "decompresses to")));
+    }
     Ok(Cow::Owned(out))
+}
+
+/// The message for an input past `max_input_bytes`; `what` says how it got there.
+#[must_use]
+pub fn too_large(max_bytes: usize, what: &str) -> String {
+    format!(
+        "the input {what} more than max_input_bytes ({max_bytes} bytes): raise the limit, or \
+         give NDJSON, which streams"
+    )
 }
 
 fn skip_bom(input: &[u8]) -> &[u8] {

@@ -3,13 +3,15 @@
 //! Pure Rust, no Python. Data flows one way:
 //! bytes → [`input`] (framing: NDJSON, datagrams, API bodies) → [`document`] (one document →
 //! validated entities) → [`assemble`] (entities → traces) → [`trace`] (rebuilt documents, JSON)
-//! → [`summary`] (X-Ray's `TraceSummary`) and [`graph`] (X-Ray's service graph).
+//! → [`summary`] (X-Ray's `TraceSummary`), [`graph`] (X-Ray's service graph) and [`filter`]
+//! (X-Ray's filter expressions).
 
 pub mod assemble;
 pub mod bench;
 pub mod columns;
 pub mod document;
 pub mod error;
+pub mod filter;
 pub mod graph;
 pub mod ids;
 pub mod input;

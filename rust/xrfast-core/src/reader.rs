@@ -11,7 +11,7 @@ use std::path::Path;
 use flate2::read::MultiGzDecoder;
 
 use crate::document::DocumentLimits;
-use crate::input::{detect, looks_like_header, Format};
+use crate::input::{detect, looks_like_header, too_large, Format};
 
 /// Reads a file as chunks that each hold whole documents.
 pub struct ChunkReader {
@@ -20,18 +20,21 @@ pub struct ChunkReader {
     chunk_size: usize,
     max_json_depth: usize,
     max_line_bytes: usize,
+    max_value_bytes: usize,
     carry: Vec<u8>,
     finished: bool,
 }
 
 impl ChunkReader {
     /// Opens `path`; with `Format::Auto`, the format is decided from the first chunk. Limits come
-    /// from the documents' limits: lines longer than a document may be are cut (and then rejected).
+    /// from the documents' limits: lines longer than a document may be are cut (and then
+    /// rejected); a file that is one JSON value is read whole, up to `max_value_bytes`.
     pub fn open(
         path: &Path,
         format: Format,
         chunk_size: usize,
         limits: DocumentLimits,
+        max_value_bytes: usize,
     ) -> io::Result<Self> {
         let mut file = BufReader::with_capacity(1 << 16, File::open(path)?);
         let gzip = file.fill_buf()?.starts_with(&[0x1f, 0x8b]);
@@ -46,6 +49,7 @@ impl ChunkReader {
             chunk_size: chunk_size.max(1),
             max_json_depth: limits.max_json_depth,
             max_line_bytes: limits.max_document_bytes,
+            max_value_bytes,
             carry: Vec::new(),
             finished: false,
         })
@@ -79,14 +83,14 @@ impl ChunkReader {
                 _ => {
                     // One JSON value, read whole; decided again on all of it, since the first
                     // chunk may have ended before the key that tells which envelope it is.
-                    self.source.read_to_end(&mut chunk)?;
+                    self.read_whole(&mut chunk)?;
                     self.format = detect(&chunk, self.max_json_depth);
                     self.finished = true;
                     return Ok(Some(chunk));
                 }
             };
         } else if self.format != Format::Ndjson {
-            self.source.read_to_end(&mut chunk)?;
+            self.read_whole(&mut chunk)?;
             self.finished = true;
             return Ok(Some(chunk));
         }
@@ -119,6 +123,19 @@ impl ChunkReader {
 }
 
 impl ChunkReader {
+    /// Reads the rest of a one-value input into `chunk`, up to `max_value_bytes`.
+    fn read_whole(&mut self, chunk: &mut Vec<u8>) -> io::Result<()> {
+        let room = (self.max_value_bytes + 1).saturating_sub(chunk.len());
+        (&mut self.source).take(room as u64).read_to_end(chunk)?;
+        if chunk.len() > self.max_value_bytes {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                too_large(self.max_value_bytes, "is one JSON value of"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Reads on until `chunk` holds a whole first line or `bound` bytes; true if the line ended.
     fn read_first_line(&mut self, chunk: &mut Vec<u8>, bound: usize) -> io::Result<bool> {
         while memchr::memchr(b'\n', chunk).is_none() {

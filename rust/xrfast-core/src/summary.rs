@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use sonic_rs::{JsonType, JsonValueTrait, LazyValue};
 
-use crate::document::{AwsResource, Entity, Flags, Kind, Namespace};
+use crate::document::{AwsResource, Entity, Flags, Kind, Namespace, Span};
 use crate::ids::{SegmentId, TraceId};
 use crate::trace::{known_origin, SegmentRef, Trace};
 
@@ -257,25 +257,63 @@ impl<'t> Tree<'t> {
     }
 }
 
+/// The service node of every segment of a trace (spec §5.2), with what its real segments say
+/// about themselves. Summaries, the service graph and path analysis all start from it, so an
+/// analysis that wants several of them reads each segment once ([`TraceSummary::with_services`],
+/// [`crate::graph::ServiceGraph::add_with_services`]).
+pub struct Services {
+    /// The distinct services, first seen first (in `Trace::segments` order).
+    pub ids: Vec<ServiceId>,
+    /// The service of each segment: an index into `ids`, in `Trace::segments` order.
+    pub of: Vec<usize>,
+    /// Per segment, what a real segment says about itself (`None` for inferred segments).
+    facts: Vec<Option<SegmentFacts>>,
+}
+
+impl Services {
+    /// Reads the services of `trace`.
+    #[must_use]
+    pub fn of(trace: &Trace) -> Self {
+        let segments = trace.segments();
+        let mut services = Self {
+            ids: Vec::new(),
+            of: Vec::with_capacity(segments.len()),
+            facts: Vec::with_capacity(segments.len()),
+        };
+        for &segment in segments {
+            let (service, facts) = intern_service(trace, segment, &mut services.ids);
+            services.of.push(service);
+            services.facts.push(facts);
+        }
+        services
+    }
+}
+
 impl TraceSummary {
     /// Derives the summary of `trace`.
     #[must_use]
     pub fn of(trace: &Trace) -> Self {
+        Self::with_services(trace, Services::of(trace))
+    }
+
+    /// Derives the summary of `trace` whose services were read already.
+    #[must_use]
+    pub fn with_services(trace: &Trace, services: Services) -> Self {
         let entities = trace.entities();
         let root = trace.root().map(|pos| match trace.segments()[pos] {
             SegmentRef::Real(i) | SegmentRef::Inferred(i) => i,
         });
 
-        // Services, and what each real segment says about itself.
-        let mut service_ids: Vec<ServiceId> = Vec::new();
-        let mut service_of = Vec::with_capacity(trace.segments().len());
+        // What each real segment says about itself, by service.
+        let Services {
+            ids: service_ids,
+            of: service_of,
+            facts,
+        } = services;
         let mut users: Vec<(String, Vec<usize>)> = Vec::new();
         let (mut resource_arns, mut instance_ids, mut availability_zones) =
             (Vec::new(), Vec::new(), Vec::new());
-        for &segment in trace.segments() {
-            let (id, facts) = service_facts(trace, segment);
-            let service = intern(&mut service_ids, id);
-            service_of.push(service);
+        for (&service, facts) in service_of.iter().zip(facts) {
             let Some(facts) = facts else { continue };
             if let Some(user) = facts.user {
                 match users.iter_mut().find(|(name, _)| *name == user) {
@@ -484,7 +522,9 @@ impl TraceSummary {
         out.push(b']');
     }
 
-    fn write_root_cause(&self, out: &mut Vec<u8>, cause: &RootCause) {
+    /// Appends one root cause (`FaultRootCause`, `ErrorRootCause` or `ResponseTimeRootCause`)
+    /// of this summary, as `GetTraceSummaries` writes it.
+    pub fn write_root_cause(&self, out: &mut Vec<u8>, cause: &RootCause) {
         out.extend_from_slice(b"{\"Services\":[");
         for (n, service) in cause.services.iter().enumerate() {
             if n > 0 {
@@ -557,14 +597,28 @@ const PARALLEL_MIN_TRACES: usize = 64;
 /// Appends `[summary, ...]`, one `TraceSummary` per trace in order (in parallel for large
 /// batches; the output does not depend on it).
 pub fn write_summaries<T: Borrow<Trace> + Sync>(traces: &[T], out: &mut Vec<u8>) {
+    write_list(traces, out, |trace, out| {
+        TraceSummary::of(trace.borrow()).write_json(out);
+    });
+}
+
+/// Appends `[summary, ...]` of summaries made already (in parallel for large lists).
+pub fn write_summary_list<S: Borrow<TraceSummary> + Sync>(summaries: &[S], out: &mut Vec<u8>) {
+    write_list(summaries, out, |summary, out| {
+        summary.borrow().write_json(out);
+    });
+}
+
+/// Appends `[item, ...]` written by `one`, in order (in parallel for large lists; the output
+/// does not depend on it).
+fn write_list<T: Sync>(items: &[T], out: &mut Vec<u8>, one: impl Fn(&T, &mut Vec<u8>) + Sync) {
     out.push(b'[');
-    let one = |trace: &T, out: &mut Vec<u8>| TraceSummary::of(trace.borrow()).write_json(out);
-    if traces.len() >= PARALLEL_MIN_TRACES {
-        let parts: Vec<Vec<u8>> = traces
+    if items.len() >= PARALLEL_MIN_TRACES {
+        let parts: Vec<Vec<u8>> = items
             .par_iter()
-            .map(|trace| {
+            .map(|item| {
                 let mut part = Vec::with_capacity(1024);
-                one(trace, &mut part);
+                one(item, &mut part);
                 part
             })
             .collect();
@@ -575,11 +629,11 @@ pub fn write_summaries<T: Borrow<Trace> + Sync>(traces: &[T], out: &mut Vec<u8>)
             out.extend_from_slice(part);
         }
     } else {
-        for (n, trace) in traces.iter().enumerate() {
+        for (n, item) in items.iter().enumerate() {
             if n > 0 {
                 out.push(b',');
             }
-            one(trace, out);
+            one(item, out);
         }
     }
     out.push(b']');
@@ -588,7 +642,6 @@ pub fn write_summaries<T: Borrow<Trace> + Sync>(traces: &[T], out: &mut Vec<u8>)
 /// What a real segment says about itself, read from its members.
 #[derive(Default)]
 struct SegmentFacts {
-    origin: Option<String>,
     user: Option<String>,
     resource_arn: Option<String>,
     account_id: Option<String>,
@@ -598,76 +651,161 @@ struct SegmentFacts {
 
 impl SegmentFacts {
     fn read(trace: &Trace, e: &Entity) -> Self {
-        let mut facts = Self::default();
-        for (key, value) in members(trace.text_of(e, e.object)) {
-            let slot = match &*key {
-                "origin" => &mut facts.origin,
-                "user" => &mut facts.user,
-                "resource_arn" => &mut facts.resource_arn,
-                _ => continue,
-            };
-            *slot = value.as_str().map(str::to_owned);
+        let text = |span: Option<Span>| span.map(|span| decode(trace.text_of(e, span)));
+        let mut facts = Self {
+            user: text(e.user),
+            resource_arn: text(e.resource_arn),
+            ..Self::default()
+        };
+        let aws = e.aws.map_or(&b""[..], |span| trace.text_of(e, span));
+        // Most segments' `aws` holds only SDK details: a scan for the keys skips the parse.
+        if !may_hold(aws, &[b"\"account_id\"", b"\"ec2\""]) {
+            return facts;
         }
-        if let Some(aws) = e.aws {
-            for (key, value) in members(trace.text_of(e, aws)) {
-                match &*key {
-                    "account_id" => facts.account_id = account_id(&value),
-                    "ec2" => {
-                        for (key, value) in members(value.as_raw_str().as_bytes()) {
-                            match &*key {
-                                "instance_id" => {
-                                    facts.instance_id = value.as_str().map(str::to_owned);
-                                }
-                                "availability_zone" => {
-                                    facts.availability_zone = value.as_str().map(str::to_owned);
-                                }
-                                _ => {}
+        for (key, value) in members(aws) {
+            match &*key {
+                "account_id" => facts.account_id = account_id(&value),
+                "ec2" => {
+                    for (key, value) in members(value.as_raw_str().as_bytes()) {
+                        match &*key {
+                            "instance_id" => {
+                                facts.instance_id = value.as_str().map(str::to_owned);
                             }
+                            "availability_zone" => {
+                                facts.availability_zone = value.as_str().map(str::to_owned);
+                            }
+                            _ => {}
                         }
                     }
-                    _ => {}
                 }
+                _ => {}
             }
         }
         facts
     }
+}
 
-    fn service_id(&self, trace: &Trace, e: &Entity) -> ServiceId {
-        ServiceId {
-            name: decode(trace.text_of(e, e.name)),
-            kind: self.origin.clone(),
-            account_id: self.account_id.clone(),
-        }
+/// Whether the JSON `text` may hold a member named by one of `keys` (quoted): false only when
+/// none occurs and no escape could spell one differently.
+fn may_hold(text: &[u8], keys: &[&[u8]]) -> bool {
+    memchr::memchr(b'\\', text).is_some()
+        || keys
+            .iter()
+            .any(|key| memchr::memmem::find(text, key).is_some())
+}
+
+/// Whether the raw JSON string `raw` (quotes included) holds `text`, decoding only when it has
+/// an escape.
+fn same_text(raw: &[u8], text: &str) -> bool {
+    match raw.get(1..raw.len().saturating_sub(1)) {
+        Some(inner) if memchr::memchr(b'\\', inner).is_none() => inner == text.as_bytes(),
+        _ => decode(raw) == text,
     }
+}
+
+/// What the real segments of a trace say about themselves, as a summary lists it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Facts {
+    /// `Users`' `UserName`s.
+    pub users: Vec<String>,
+    /// `ResourceARNs`.
+    pub resource_arns: Vec<String>,
+    /// `InstanceIds`.
+    pub instance_ids: Vec<String>,
+    /// `AvailabilityZones`.
+    pub availability_zones: Vec<String>,
+}
+
+/// The `Users`, `ResourceARNs`, `InstanceIds` and `AvailabilityZones` of `trace` (each distinct,
+/// in segment order, as [`TraceSummary::of`] lists them), without the rest of its summary.
+pub(crate) fn facts(trace: &Trace) -> Facts {
+    let mut out = Facts::default();
+    for &segment in trace.segments() {
+        let SegmentRef::Real(i) = segment else {
+            continue;
+        };
+        let facts = SegmentFacts::read(trace, &trace.entities()[i as usize]);
+        push_some_unique(&mut out.users, facts.user);
+        push_some_unique(&mut out.resource_arns, facts.resource_arn);
+        push_some_unique(&mut out.instance_ids, facts.instance_id);
+        push_some_unique(&mut out.availability_zones, facts.availability_zone);
+    }
+    out
 }
 
 /// The service node of a segment of `trace`, real or inferred (spec §5.2).
 #[must_use]
 pub fn service_id(trace: &Trace, segment: SegmentRef) -> ServiceId {
-    service_facts(trace, segment).0
+    let mut ids = Vec::new();
+    intern_service(trace, segment, &mut ids);
+    ids.swap_remove(0)
 }
 
-/// The node of `segment`, with what a real segment says about itself.
-fn service_facts(trace: &Trace, segment: SegmentRef) -> (ServiceId, Option<SegmentFacts>) {
+/// The index in `ids` of the node of `segment` (added when new), with what a real segment says
+/// about itself. A real segment's node is matched on its raw text, so a service seen before
+/// allocates nothing.
+fn intern_service(
+    trace: &Trace,
+    segment: SegmentRef,
+    ids: &mut Vec<ServiceId>,
+) -> (usize, Option<SegmentFacts>) {
     let entities = trace.entities();
     match segment {
         SegmentRef::Real(i) => {
-            let facts = SegmentFacts::read(trace, &entities[i as usize]);
-            (facts.service_id(trace, &entities[i as usize]), Some(facts))
+            let e = &entities[i as usize];
+            let facts = SegmentFacts::read(trace, e);
+            let name = trace.text_of(e, e.name);
+            let origin = e.origin.map(|span| trace.text_of(e, span));
+            let seen = ids.iter().position(|id| {
+                same_text(name, &id.name)
+                    && match (origin, &id.kind) {
+                        (Some(raw), Some(kind)) => same_text(raw, kind),
+                        (None, None) => true,
+                        _ => false,
+                    }
+                    && id.account_id == facts.account_id
+            });
+            let service = seen.unwrap_or_else(|| {
+                ids.push(ServiceId {
+                    name: decode(name),
+                    kind: origin.map(decode),
+                    account_id: facts.account_id.clone(),
+                });
+                ids.len() - 1
+            });
+            (service, Some(facts))
         }
-        SegmentRef::Inferred(i) => (inferred_service(trace, &entities[i as usize]), None),
+        SegmentRef::Inferred(i) => (
+            intern(ids, inferred_service(trace, &entities[i as usize])),
+            None,
+        ),
     }
 }
 
 /// `http.response.status` of entity `e`: an integer, or a string holding one (spec §10 Q23).
+/// Read on its own (the service graph wants nothing else of `http`): no request member is
+/// decoded.
 #[must_use]
 pub fn http_status(trace: &Trace, e: &Entity) -> Option<i64> {
-    read_http(trace, e).status
+    let text = trace.text_of(e, e.http?);
+    if !may_hold(text, &[b"\"status\""]) {
+        return None;
+    }
+    status_of(&sonic_rs::get_from_slice(text, &["response", "status"]).ok()?)
+}
+
+fn status_of(value: &LazyValue<'_>) -> Option<i64> {
+    match value.get_type() {
+        JsonType::Number => value.as_raw_str().trim_ascii().parse().ok(),
+        // Spec §10 Q23: some SDKs send the status as a string.
+        JsonType::String => value.as_str().and_then(|s| s.parse().ok()),
+        _ => None,
+    }
 }
 
 /// The node of the inferred segment of subsegment `e` (spec §5.2): an AWS resource is named
 /// after the resource when its type is known, a remote call after the subsegment.
-fn inferred_service(trace: &Trace, e: &Entity) -> ServiceId {
+pub(crate) fn inferred_service(trace: &Trace, e: &Entity) -> ServiceId {
     let raw_name = trace.text_of(e, e.name);
     let name = decode(raw_name);
     let origin = known_origin(e, raw_name);
@@ -687,7 +825,14 @@ fn inferred_service(trace: &Trace, e: &Entity) -> ServiceId {
             (Some(_), AwsResource::BucketName) => "bucket_name",
             _ => "",
         };
-        for (key, value) in members(trace.text_of(e, aws)) {
+        let text = trace.text_of(e, aws);
+        let quoted = format!("\"{wanted}\"");
+        let keys: &[&[u8]] = if wanted.is_empty() {
+            &[b"\"account_id\""]
+        } else {
+            &[b"\"account_id\"", quoted.as_bytes()]
+        };
+        for (key, value) in members(if may_hold(text, keys) { text } else { b"{}" }) {
             if &*key == "account_id" {
                 account = account_id(&value);
             } else if !wanted.is_empty() && *key == *wanted {
@@ -719,11 +864,16 @@ fn account_id(value: &LazyValue<'_>) -> Option<String> {
 }
 
 /// Annotations of every returned entity, segments in order and each segment's tree depth
-/// first, attributed to the entity's segment's service.
-fn annotations(trace: &Trace, service_of: &[usize]) -> Annotations {
+/// first, attributed to the entity's segment's service (`service_of[position in
+/// Trace::segments]`, an index into `ServiceIds`; filters, which need no attribution, pass
+/// zeros).
+pub(crate) fn annotations(trace: &Trace, service_of: &[usize]) -> Annotations {
     let mut out: Annotations = Vec::new();
     let mut keys: FxHashMap<String, usize> = FxHashMap::default();
     let entities = trace.entities();
+    if entities.iter().all(|e| e.annotations.is_none()) {
+        return out;
+    }
     let mut stack = Vec::new();
     for (pos, &segment) in trace.segments().iter().enumerate() {
         let SegmentRef::Real(top) = segment else {
@@ -767,7 +917,9 @@ fn annotations(trace: &Trace, service_of: &[usize]) -> Annotations {
     out
 }
 
-fn read_http(trace: &Trace, e: &Entity) -> Http {
+/// The `http` of entity `e` (botocore's `Http` members; absent ones are `None`).
+#[must_use]
+pub fn read_http(trace: &Trace, e: &Entity) -> Http {
     let mut http = Http::default();
     let Some(span) = e.http else { return http };
     for (key, value) in members(trace.text_of(e, span)) {
@@ -787,12 +939,7 @@ fn read_http(trace: &Trace, e: &Entity) -> Http {
             "response" => {
                 for (key, value) in members(value.as_raw_str().as_bytes()) {
                     if &*key == "status" {
-                        http.status = match value.get_type() {
-                            JsonType::Number => value.as_raw_str().trim_ascii().parse().ok(),
-                            // Spec §10 Q23: some SDKs send the status as a string.
-                            JsonType::String => value.as_str().and_then(|s| s.parse().ok()),
-                            _ => None,
-                        };
+                        http.status = status_of(&value);
                     }
                 }
             }
@@ -831,6 +978,10 @@ fn exceptions(trace: &Trace, e: &Entity) -> Vec<RootCauseException> {
 /// the root; at each entity with the flag whose ancestors lack it, a descent that keeps
 /// following the child with the flag that ended last, until none has it.
 fn flagged_paths(tree: &Tree<'_>, root: Node, bit: u8) -> Vec<Vec<Node>> {
+    // Most traces have no fault (or no error) anywhere: nothing to walk.
+    if !tree.trace.entities().iter().any(|e| e.flags.has(bit)) {
+        return Vec::new();
+    }
     let size = 2 * tree.n as usize;
     let (mut from, mut seen) = (vec![NONE; size], vec![false; size]);
     let mut paths = Vec::new();
@@ -964,7 +1115,7 @@ fn members(raw: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, LazyValue<'_>)> {
 }
 
 /// A raw JSON string (quotes included) → its text.
-fn decode(raw: &[u8]) -> String {
+pub(crate) fn decode(raw: &[u8]) -> String {
     if raw.len() >= 2 && !raw.contains(&b'\\') {
         return String::from_utf8_lossy(&raw[1..raw.len() - 1]).into_owned();
     }

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use xrfast_core::assemble::assemble_all;
 use xrfast_core::graph::{Outcome, Selector, ServiceGraph};
-use xrfast_core::summary::ServiceId;
+use xrfast_core::summary::{ServiceId, TraceSummary};
 use xrfast_core::{Format, Limits, Trace};
 
 fn trace_id(n: u64) -> String {
@@ -604,4 +604,24 @@ fn parallel_and_sequential_builds_agree() {
         .map(|e| e["SummaryStatistics"]["TotalCount"].as_u64().unwrap())
         .sum();
     assert_eq!(client_total, complete_roots as u64);
+}
+
+/// One pass for both gives the graph of `from_traces` and, in order, the summaries of
+/// `TraceSummary::of` (accounts and origins included, so the shared service reading is exact).
+#[test]
+fn graph_with_summaries_equals_both_made_apart() {
+    let mut docs = workload(11, 300);
+    docs.push(seg(
+        9_999,
+        1,
+        "acct",
+        5.0,
+        Some(6.0),
+        r#","origin":"AWS::EC2::Instance","aws":{"account_id":"123456789012","ec2":{"instance_id":"i-1","availability_zone":"us-east-1a"}}"#,
+    ));
+    let all = traces(&docs);
+    let (graph, summaries) = ServiceGraph::with_summaries(&all);
+    assert_eq!(json_of(&graph), json_of(&ServiceGraph::from_traces(&all)));
+    let apart: Vec<TraceSummary> = all.iter().map(TraceSummary::of).collect();
+    assert_eq!(summaries, apart);
 }

@@ -6,13 +6,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
+use xrfast_core::filter::{EntitySelector, Filter};
 use xrfast_core::graph::{Selector, ServiceGraph, PERIODS};
-use xrfast_core::summary::{self, ServiceId};
+use xrfast_core::summary::{self, ServiceId, TraceSummary};
 use xrfast_core::trace::SegmentRef;
 use xrfast_core::{Trace, TraceId};
 
 use crate::assembler;
 use crate::errors::PyUnprocessedTraceSegment;
+use crate::filter::{filter_error, PyFilter};
 use crate::traces::{loads, PyTraceSet};
 
 /// `GetTraceGraph` takes one to five trace ids (spec §10 Q26).
@@ -25,6 +27,8 @@ type Window = Option<(f64, f64)>;
 struct State {
     /// The analysed traces (empty when they are not kept).
     traces: Vec<Arc<Trace>>,
+    /// Their summaries, made with the graph in one pass (empty when the traces are not kept).
+    summaries: Vec<Arc<TraceSummary>>,
     /// How many traces were analysed.
     count: usize,
     graph: ServiceGraph,
@@ -61,6 +65,8 @@ pub struct PyAnalysis {
     /// Keep the traces (for summaries, trace graphs and `traces`); a long stream analysed
     /// without them holds only the graph.
     keep_traces: bool,
+    /// Only traces this filter matches are analysed (those given later to `add` too).
+    filter: Option<Arc<Filter>>,
 }
 
 impl PyAnalysis {
@@ -69,12 +75,18 @@ impl PyAnalysis {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn new(window: Window, keep_traces: bool) -> Self {
+    fn new(window: Window, keep_traces: bool, filter: Option<Arc<Filter>>) -> Self {
         Self {
             state: Mutex::new(State::default()),
             window,
             keep_traces,
+            filter,
         }
+    }
+
+    /// The kept traces, or an error naming `what` when they were not kept.
+    pub(crate) fn kept_traces(&self, what: &str) -> PyResult<Vec<Arc<Trace>>> {
+        Ok(self.with_traces(what)?.traces.clone())
     }
 
     /// The state, or an error naming `what` when the traces were not kept.
@@ -89,14 +101,36 @@ impl PyAnalysis {
     }
 
     fn extend(&self, py: Python<'_>, traces: &[Arc<Trace>]) {
-        let traces = in_window(traces, self.window);
-        let graph = py.detach(|| ServiceGraph::from_traces(&traces));
+        let mut traces = in_window(traces, self.window);
+        // Kept traces get their summaries now, from the same reading of each trace as the graph.
+        let (graph, summaries) = py.detach(|| {
+            if let Some(filter) = &self.filter {
+                let chosen = filter.select(&traces);
+                traces = chosen.into_iter().map(|i| Arc::clone(&traces[i])).collect();
+            }
+            if self.keep_traces {
+                ServiceGraph::with_summaries(&traces)
+            } else {
+                (ServiceGraph::from_traces(&traces), Vec::new())
+            }
+        });
         let mut state = self.lock();
         state.graph.merge(&graph);
         state.count += traces.len();
         if self.keep_traces {
             state.traces.extend(traces);
+            state.summaries.extend(summaries.into_iter().map(Arc::new));
         }
+    }
+
+    /// `[summary, ...]` of the kept traces, written in Rust with the GIL released.
+    fn summaries_bytes(&self, py: Python<'_>, what: &str) -> PyResult<Vec<u8>> {
+        let state = self.with_traces(what)?;
+        Ok(py.detach(|| {
+            let mut out = Vec::with_capacity(state.summaries.len() * 1024 + 2);
+            summary::write_summary_list(&state.summaries, &mut out);
+            out
+        }))
     }
 
     fn graph_json(&self, py: Python<'_>) -> Vec<u8> {
@@ -141,7 +175,12 @@ impl PyAnalysis {
             (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
             _ => None,
         };
-        let merged = PyAnalysis::new(window, self.keep_traces && other.keep_traces);
+        // The merged analysis filters what is added later only when both filtered alike.
+        let filter = match (&self.filter, &other.filter) {
+            (Some(a), Some(b)) if a.expr() == b.expr() => Some(Arc::clone(a)),
+            _ => None,
+        };
+        let merged = PyAnalysis::new(window, self.keep_traces && other.keep_traces, filter);
         {
             let mine = self.lock();
             // `a.merge(a)` must not lock the same state twice.
@@ -157,6 +196,12 @@ impl PyAnalysis {
             state.count = mine.count + theirs.count;
             if merged.keep_traces {
                 state.traces = mine.traces.iter().chain(&theirs.traces).cloned().collect();
+                state.summaries = mine
+                    .summaries
+                    .iter()
+                    .chain(&theirs.summaries)
+                    .cloned()
+                    .collect();
             }
             state.errors = mine.errors.iter().chain(&theirs.errors).cloned().collect();
         }
@@ -186,15 +231,26 @@ impl PyAnalysis {
         self.window
     }
 
+    /// The filter traces must match to be analysed, or ``None``.
+    #[getter]
+    fn filter(&self) -> Option<PyFilter> {
+        self.filter.as_ref().map(|f| PyFilter {
+            filter: Arc::clone(f),
+        })
+    }
+
     /// One ``TraceSummary`` dict per trace, in order.
     fn summaries<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let state = self.with_traces("summaries()")?;
-        let out = py.detach(|| {
-            let mut out = Vec::with_capacity(state.traces.len() * 1024 + 2);
-            summary::write_summaries(&state.traces, &mut out);
-            out
-        });
+        let out = self.summaries_bytes(py, "summaries()")?;
         loads(py, &out)
+    }
+
+    /// ``{"TraceSummaries": [...]}`` as JSON bytes made in Rust.
+    fn summaries_json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let mut out = b"{\"TraceSummaries\":".to_vec();
+        out.extend(self.summaries_bytes(py, "summaries_json()")?);
+        out.push(b'}');
+        Ok(PyBytes::new(py, &out))
     }
 
     /// The path report over the analysed traces (the same as ``TraceSet.paths``).
@@ -259,29 +315,42 @@ impl PyAnalysis {
     }
 
     /// The ``GetTimeSeriesServiceStatistics`` response.
-    #[pyo3(signature = (period = 60, *, service = None, edge = None))]
+    #[pyo3(signature = (period = 60, *, service = None, edge = None, entity_selector = None))]
     fn time_series<'py>(
         &self,
         py: Python<'py>,
         period: u32,
         service: Option<&Bound<'py, PyAny>>,
         edge: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+        entity_selector: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
         if !PERIODS.contains(&period) {
             return Err(PyValueError::new_err(format!(
                 "period must be one of 60, 300, 3600 seconds, not {period}"
             )));
         }
-        let selector = match (service, edge) {
-            (None, None) => Selector::ClientEdges,
-            (Some(node), None) => Selector::Node(service_key(node)?),
-            (None, Some((from, to))) => Selector::Edge(service_key(&from)?, service_key(&to)?),
-            (Some(_), Some(_)) => {
+        let entity = entity_selector
+            .map(|text| EntitySelector::parse(text).map_err(|e| filter_error(py, text, &e)))
+            .transpose()?;
+        let selector = match (service, edge, &entity) {
+            // An entity selector is resolved against the graph below, under the lock.
+            (None, None, _) => Selector::ClientEdges,
+            (Some(node), None, None) => Selector::Node(service_key(node)?),
+            (None, Some((from, to)), None) => {
+                Selector::Edge(service_key(&from)?, service_key(&to)?)
+            }
+            (Some(_), Some(_), None) => {
                 return Err(PyValueError::new_err("give a service or an edge, not both"))
+            }
+            _ => {
+                return Err(PyValueError::new_err(
+                    "give an entity_selector, or a service or an edge, not both",
+                ))
             }
         };
         let state = self.lock();
         let out = py.detach(|| {
+            let selector = entity.map_or(selector, |e| e.select(&state.graph));
             let mut out = Vec::with_capacity(4096);
             state
                 .graph
@@ -333,11 +402,13 @@ impl PyAnalysis {
     format = "auto",
     on_error = "raise",
     keep_traces = true,
+    filter = None,
     max_segments_per_trace = 10_000,
     max_trace_bytes = 512_000,
     max_document_bytes = 65_536,
     max_depth = 64,
     max_json_depth = 512,
+    max_input_bytes = xrfast_core::assemble::DEFAULT_MAX_INPUT_BYTES,
 ))]
 #[allow(clippy::too_many_arguments)] // keyword-only options, each documented in _core.pyi
 pub fn analyze(
@@ -348,11 +419,13 @@ pub fn analyze(
     format: &str,
     on_error: &str,
     keep_traces: bool,
+    filter: Option<&Bound<'_, PyAny>>,
     max_segments_per_trace: usize,
     max_trace_bytes: usize,
     max_document_bytes: usize,
     max_depth: usize,
     max_json_depth: usize,
+    max_input_bytes: usize,
 ) -> PyResult<PyAnalysis> {
     let window = match (start, end) {
         (None, None) => None,
@@ -366,7 +439,26 @@ pub fn analyze(
         }
         _ => return Err(PyValueError::new_err("give both start and end, or neither")),
     };
-    let analysis = PyAnalysis::new(window, keep_traces);
+    let filter = match filter {
+        None => None,
+        Some(f) if f.is_none() => None,
+        Some(f) => Some(if let Ok(compiled) = f.cast::<PyFilter>() {
+            Arc::clone(&compiled.get().filter)
+        } else if let Ok(text) = f.extract::<&str>() {
+            Arc::new(crate::filter::compile(
+                py,
+                text,
+                None,
+                xrfast_core::filter::CompileOptions::default(),
+            )?)
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "filter must be a Filter or a filter expression (str), not {}",
+                f.get_type().name()?
+            )));
+        }),
+    };
+    let analysis = PyAnalysis::new(window, keep_traces, filter);
     if let Ok(set) = source.cast::<PyTraceSet>() {
         let set = set.get();
         analysis.extend(py, &set.traces);
@@ -383,6 +475,7 @@ pub fn analyze(
         max_document_bytes,
         max_depth,
         max_json_depth,
+        max_input_bytes,
     )?;
     analysis.extend(py, &set.traces);
     analysis.lock().errors = set.errors;

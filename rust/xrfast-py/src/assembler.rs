@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use xrfast_core::assemble::DEFAULT_MAX_INPUT_BYTES;
 use xrfast_core::input::{frame, gunzip, Framed};
 use xrfast_core::reader::ChunkReader;
 use xrfast_core::{
@@ -32,6 +33,7 @@ fn limits(
     max_document_bytes: usize,
     max_depth: usize,
     max_json_depth: usize,
+    max_input_bytes: usize,
 ) -> PyResult<Limits> {
     let positive = [
         ("max_open_traces", max_open_traces),
@@ -39,6 +41,7 @@ fn limits(
         ("max_trace_bytes", max_trace_bytes),
         ("max_ready_traces", max_ready_traces),
         ("max_document_bytes", max_document_bytes),
+        ("max_input_bytes", max_input_bytes),
     ];
     if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
         return Err(PyValueError::new_err(format!("{name} must be at least 1")));
@@ -77,16 +80,18 @@ fn limits(
         max_ready_traces,
         idle_timeout,
         incomplete_timeout: incomplete_timeout.max(idle_timeout),
+        max_input_bytes,
     })
 }
 
 /// Limits for a one-shot batch (`parse`, `read`): everything stays open until the final flush.
-fn batch_limits(
+pub(crate) fn batch_limits(
     max_segments_per_trace: usize,
     max_trace_bytes: usize,
     max_document_bytes: usize,
     max_depth: usize,
     max_json_depth: usize,
+    max_input_bytes: usize,
 ) -> PyResult<Limits> {
     limits(
         0.0,
@@ -98,6 +103,7 @@ fn batch_limits(
         max_document_bytes,
         max_depth,
         max_json_depth,
+        max_input_bytes,
     )
 }
 
@@ -138,15 +144,14 @@ fn ingest(
     first_rejected_text: &mut Option<String>,
 ) -> Result<usize, InputError> {
     let mut framed: Vec<Framed<'_>> = Vec::new();
-    let depth = assembler
+    let limits = *assembler
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .limits()
-        .document
-        .max_json_depth;
+        .limits();
+    let depth = limits.document.max_json_depth;
     let chunks = chunks
         .iter()
-        .map(|c| gunzip(c.as_ref()))
+        .map(|c| gunzip(c.as_ref(), limits.max_input_bytes))
         .collect::<Result<Vec<_>, _>>()?;
     for chunk in &chunks {
         frame(
@@ -214,6 +219,7 @@ impl PyTraceAssembler {
         max_document_bytes = 65_536,
         max_depth = 64,
         max_json_depth = 512,
+        max_input_bytes = DEFAULT_MAX_INPUT_BYTES,
     ))]
     #[allow(clippy::too_many_arguments)] // keyword-only options, each documented in _core.pyi
     fn new(
@@ -226,6 +232,7 @@ impl PyTraceAssembler {
         max_document_bytes: usize,
         max_depth: usize,
         max_json_depth: usize,
+        max_input_bytes: usize,
     ) -> PyResult<Self> {
         let limits = limits(
             idle_timeout,
@@ -237,6 +244,7 @@ impl PyTraceAssembler {
             max_document_bytes,
             max_depth,
             max_json_depth,
+            max_input_bytes,
         )?;
         Ok(Self {
             inner: Mutex::new(Assembler::new(limits)),
@@ -328,6 +336,7 @@ impl PyTraceAssembler {
     max_document_bytes = 65_536,
     max_depth = 64,
     max_json_depth = 512,
+    max_input_bytes = DEFAULT_MAX_INPUT_BYTES,
 ))]
 #[allow(clippy::too_many_arguments)] // keyword-only options, each documented in _core.pyi
 pub fn parse(
@@ -340,6 +349,7 @@ pub fn parse(
     max_document_bytes: usize,
     max_depth: usize,
     max_json_depth: usize,
+    max_input_bytes: usize,
 ) -> PyResult<PyTraceSet> {
     let (format, on_error) = (source::format(format)?, OnError::parse(on_error)?);
     let limits = batch_limits(
@@ -348,6 +358,7 @@ pub fn parse(
         max_document_bytes,
         max_depth,
         max_json_depth,
+        max_input_bytes,
     )?;
     let assembler = Mutex::new(Assembler::new(limits));
     let errors = add_source(py, &assembler, source, format, on_error, 0.0)?;
@@ -367,6 +378,7 @@ pub fn parse(
     max_document_bytes = 65_536,
     max_depth = 64,
     max_json_depth = 512,
+    max_input_bytes = DEFAULT_MAX_INPUT_BYTES,
 ))]
 #[allow(clippy::too_many_arguments, clippy::needless_pass_by_value)] // keyword-only options; pyo3 hands paths over owned
 pub fn read(
@@ -380,6 +392,7 @@ pub fn read(
     max_document_bytes: usize,
     max_depth: usize,
     max_json_depth: usize,
+    max_input_bytes: usize,
 ) -> PyResult<PyTraceSet> {
     let (format, on_error) = (source::format(format)?, OnError::parse(on_error)?);
     let limits = batch_limits(
@@ -388,13 +401,20 @@ pub fn read(
         max_document_bytes,
         max_depth,
         max_json_depth,
+        max_input_bytes,
     )?;
     let assembler = Mutex::new(Assembler::new(limits));
     let (mut errors, mut text) = (Vec::new(), None);
     let traces = py
         .detach(|| {
-            let mut reader = ChunkReader::open(&path, format, chunk_size, limits.document)
-                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            let mut reader = ChunkReader::open(
+                &path,
+                format,
+                chunk_size,
+                limits.document,
+                limits.max_input_bytes,
+            )
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
             let mut documents = 0;
             while let Some(chunk) = reader.next_chunk()? {
                 documents += ingest(

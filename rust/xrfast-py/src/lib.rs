@@ -9,6 +9,7 @@ mod analysis;
 mod assembler;
 mod columns;
 mod errors;
+mod filter;
 mod reader;
 mod source;
 mod traces;
@@ -29,9 +30,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<errors::PyUnprocessedTraceSegment>()?;
     m.add_class::<reader::PyChunkReader>()?;
     m.add_class::<analysis::PyAnalysis>()?;
+    m.add_class::<filter::PyFilter>()?;
     m.add_function(wrap_pyfunction!(assembler::parse, m)?)?;
     m.add_function(wrap_pyfunction!(assembler::read, m)?)?;
     m.add_function(wrap_pyfunction!(reader::parse_only, m)?)?;
     m.add_function(wrap_pyfunction!(analysis::analyze, m)?)?;
+    m.add_function(wrap_pyfunction!(filter::compile_filter, m)?)?;
     Ok(())
 }

@@ -20,14 +20,26 @@ pub struct PyChunkReader {
 #[pymethods]
 impl PyChunkReader {
     #[new]
-    #[pyo3(signature = (path, *, format = "auto", chunk_size = 4 << 20))]
+    #[pyo3(signature = (
+        path,
+        *,
+        format = "auto",
+        chunk_size = 4 << 20,
+        max_input_bytes = xrfast_core::assemble::DEFAULT_MAX_INPUT_BYTES,
+    ))]
     #[allow(clippy::needless_pass_by_value)] // pyo3 converts `os.PathLike` into an owned path
-    fn new(path: PathBuf, format: &str, chunk_size: usize) -> PyResult<Self> {
+    fn new(
+        path: PathBuf,
+        format: &str,
+        chunk_size: usize,
+        max_input_bytes: usize,
+    ) -> PyResult<Self> {
         let reader = ChunkReader::open(
             &path,
             source::format(format)?,
             chunk_size,
             xrfast_core::DocumentLimits::default(),
+            max_input_bytes,
         )?;
         Ok(Self {
             inner: Mutex::new(reader),
