@@ -470,3 +470,32 @@ def test_bad_files(tmp_path: Path):
     assert str(error.value) == "sampling.yaml: expected a .toml or .json file"
     with pytest.raises(ValueError, match="format must be 'toml' or 'json', got 'yaml'"):
         loads_config("{}", format="yaml")  # type: ignore[arg-type]
+
+
+def test_the_documented_configuration_is_valid():
+    text = (Path(__file__).parents[1] / "docs" / "tail-sampling.md").read_text()
+    block = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = loads_config(block, format="toml")
+    assert [p.name for p in config.policies] == ["errors", "budget"]
+    assert config.head is not None and config.head["version"] == 2
+    assert config.examples_k == 5
+
+
+@pytest.mark.skipif(not hasattr(xrfast, "compile_filter"), reason="filter expressions not merged")
+def test_a_filter_policy_from_the_configuration():
+    traces = xrfast.read(Path(xrfast.__file__).parent / "data" / "sdk-checkout.ndjson")
+    config = parse_config(
+        {"tail": {"policies": [{"name": "f", "type": "filter", "expression": "fault OR error"}]}}
+    )
+    mask = config.tail_sampler().decide(traces)
+    columns = traces.summary_columns()
+    assert mask.tolist() == (columns["has_fault"] | columns["has_error"]).tolist()
+    with pytest.raises(SamplingConfigError) as error:
+        parse_config({"tail": {"policies": [{"name": "f", "type": "filter", "expression": ""}]}})
+    assert str(error.value) == "tail.policies[0]: expression must be a non-empty filter expression"
+    with pytest.raises(SamplingConfigError) as error:
+        parse_config(
+            {"tail": {"policies": [{"name": "f", "type": "filter", "expression": "fault AND"}]}}
+        )
+    assert error.value.path == "tail.policies[0]"
+    assert str(error.value).startswith("tail.policies[0]: Invalid filter expression: ")

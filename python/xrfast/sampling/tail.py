@@ -849,10 +849,11 @@ class Composite(Policy):
 @dataclass
 class Filter(Policy):
     """Samples the traces an X-Ray filter expression matches (spec §6), through
-    ``xrfast.compile_filter(expression).select(traces)``.
+    ``xrfast.compile_filter(expression).select(traces)``; the expression is compiled once, here.
 
     Raises:
-        ValueError: filter expressions are not available in this build.
+        ValueError: an empty expression, or filter expressions are not available in this build.
+        xrfast.FilterExpressionError: the expression does not compile (a ``ValueError``).
     """
 
     expression: str = ""
@@ -863,16 +864,17 @@ class Filter(Policy):
     def __post_init__(self) -> None:
         if not self.expression.strip():
             raise ValueError("expression must be a non-empty filter expression")
+        import xrfast
+
+        compile_filter = getattr(xrfast, "compile_filter", None)
+        if compile_filter is None:
+            raise ValueError("filter expressions are not available in this build of xrfast")
+        # Compiled now, so a bad expression is reported where the policy is made (a
+        # FilterExpressionError, which is a ValueError, naming the position).
+        self._compiled = compile_filter(self.expression)
 
     def compiled(self) -> Any:
-        """The compiled expression (compiled on first use)."""
-        if self._compiled is None:
-            import xrfast
-
-            compile_filter = getattr(xrfast, "compile_filter", None)
-            if compile_filter is None:
-                raise ValueError("filter expressions are not available in this build of xrfast")
-            self._compiled = compile_filter(self.expression)
+        """The compiled expression."""
         return self._compiled
 
     def decide(self, columns: TraceColumns, now: float) -> Decision:
