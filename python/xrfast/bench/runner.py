@@ -48,6 +48,7 @@ import xrfast
 from xrfast import _core
 from xrfast.bench import filter as filter_bench
 from xrfast.bench import reference, sampling, workload
+from xrfast.bench import tail as tail_bench
 
 RUST_PARSERS = ("sonic-rs", "sonic-rs-lazy", "simd-json", "serde_json")
 #: The Python pipeline's baseline: what the speed-up goals are measured against.
@@ -641,6 +642,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.print("[bold]scaling[/]")
         report["scaling"] = scaling(config, args.repeat, console)
     report["sampling"] = sampling.run(quick=args.quick, console=console)
+    report["tail"] = tail_bench.run(quick=args.quick, console=console)
     console.print(table(results))
     for name, value in report["ratios"].items():
         console.print(f"{name}: [bold]{value:.2f}[/]")
