@@ -28,15 +28,6 @@ from xrfast.sampling.client import (
     Transport,
     daemon_tcp_address,
 )
-from xrfast.sampling.decision import Outcome, SamplingDecision
-from xrfast.sampling.errors import SamplingRequestError, SamplingRuleError
-from xrfast.sampling.local import (
-    DEFAULT_LOCAL_RULES,
-    LocalSampler,
-    LocalSamplingRule,
-    LocalSamplingRules,
-    load_local_rules,
-)
 from xrfast.sampling.config import (
     SamplingConfig,
     SamplingConfigError,
@@ -44,7 +35,16 @@ from xrfast.sampling.config import (
     loads_config,
     parse_config,
 )
+from xrfast.sampling.decision import Outcome, SamplingDecision
+from xrfast.sampling.errors import SamplingRequestError, SamplingRuleError
 from xrfast.sampling.examples import ExampleReservoirs, Reservoir
+from xrfast.sampling.local import (
+    DEFAULT_LOCAL_RULES,
+    LocalSampler,
+    LocalSamplingRule,
+    LocalSamplingRules,
+    load_local_rules,
+)
 from xrfast.sampling.service import OPERATION_PATHS, OPERATIONS_BY_PATH, SamplingService
 from xrfast.sampling.tail import TailSampler
 from xrfast.sampling.wildcard import compile_wildcard, wildcard_match

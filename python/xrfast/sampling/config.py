@@ -45,8 +45,8 @@ from typing import Any, Literal
 from xrfast.exceptions import XRayError
 from xrfast.sampling import tail
 from xrfast.sampling.errors import SamplingRuleError
-from xrfast.sampling.local import LocalSampler, load_local_rules
 from xrfast.sampling.examples import DEFAULT_LATENCY_BUCKETS_MS, ExampleReservoirs
+from xrfast.sampling.local import LocalSampler, load_local_rules
 
 if sys.version_info >= (3, 11):
     import tomllib
