@@ -146,6 +146,28 @@ def test_the_configuration_samples_real_traces():
     assert mask.tolist() == traces.summary_columns()["has_fault"].tolist()
 
 
+def test_the_head_rules_make_the_local_sampler():
+    head = {
+        "version": 2,
+        "default": {"fixed_target": 0, "rate": 0.0},
+        "rules": [
+            {
+                "host": "*",
+                "http_method": "*",
+                "url_path": "/orders/*",
+                "fixed_target": 1,
+                "rate": 0.0,
+            }
+        ],
+    }
+    sampler = parse_config({"head": head}).local_sampler(clock=lambda: 100.0)
+    assert sampler.should_trace(host="shop", method="POST", path="/orders/7")  # the reservoir
+    assert not sampler.should_trace(host="shop", method="POST", path="/orders/8")  # spent
+    assert not sampler.should_trace(host="shop", method="GET", path="/health")  # default: 0
+    # Without head rules: the SDKs' built-in ones (1 per second, then 5 %).
+    assert parse_config({}).local_sampler(clock=lambda: 5.0).should_trace(path="/")
+
+
 def test_sections_are_optional_and_rules_is_an_alias():
     assert parse_config({}) == SamplingConfig()
     v1 = {
