@@ -12,7 +12,6 @@ import boto3
 import pytest
 
 pytest.importorskip("aiohttp")
-pytest.importorskip("xrfast.sampling.service")
 
 from aws_xray_sdk.core import AWSXRayRecorder
 from aws_xray_sdk.core.sampling.sampler import DefaultSampler

@@ -24,6 +24,8 @@ from xrfast.collector.ingest import Pipeline, documents_of_body
 from xrfast.collector.settings import CollectorSettings
 from xrfast.collector.store import KEYS, Store, TraceRow
 from xrfast.exceptions import XRayError
+from xrfast.sampling.errors import SamplingRequestError
+from xrfast.sampling.service import SamplingService
 
 __all__ = ["Operations", "RequestError"]
 
@@ -110,25 +112,6 @@ def _read_token(token: str, fingerprint: str) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("q") != fingerprint:
         raise RequestError("NextToken belongs to another query")
     return payload
-
-
-# --- the pieces other branches provide ---------------------------------------------------------
-
-
-def sampling_error_class() -> Any:
-    """``SamplingRequestError`` (its ``code``, ``message`` and ``http_status``)."""
-    from xrfast.sampling.errors import SamplingRequestError
-
-    return SamplingRequestError
-
-
-def sampling_service_class() -> Any:
-    """``xrfast.sampling.service.SamplingService``, or ``None`` before it is in this build."""
-    try:
-        from xrfast.sampling import service
-    except ImportError:
-        return None
-    return getattr(service, "SamplingService", None)
 
 
 class Operations:
@@ -509,21 +492,12 @@ class Operations:
 
     # --- sampling (the sampling service) -------------------------------------------------------
 
-    def sampling(self) -> Any:
-        """The sampling service, made (and restored from the store) on first use.
-
-        Raises:
-            RequestError: this build has no sampling service.
-        """
+    def sampling(self) -> SamplingService:
+        """The sampling service, made (with the stored rules) on first use."""
         with self._lock:
             if self._sampling is None:
-                cls = sampling_service_class()
-                if cls is None:
-                    raise RequestError(
-                        "sampling rules are not supported by this build of xrfast", status=501
-                    )
                 snapshot = self.store.get_meta(SAMPLING_META, reader=True)
-                service = cls(
+                service = SamplingService(
                     clock=time.time,
                     rules=orjson.loads(snapshot) if snapshot else None,
                     region=self.settings.region,
@@ -534,10 +508,9 @@ class Operations:
 
     def _sampling_call(self, method: str, body: dict[str, Any], *, save: bool) -> dict[str, Any]:
         service = self.sampling()
-        error_class = sampling_error_class()
         try:
             result: dict[str, Any] = getattr(service, method)(body)
-        except error_class as e:
+        except SamplingRequestError as e:
             raise RequestError(e.message, e.code, e.http_status) from None
         if save:
             snapshot = orjson.dumps(service.snapshot(), default=_jsonable)
