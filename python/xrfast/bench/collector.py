@@ -250,6 +250,7 @@ def build_store(directory: Path, traces: int, console: Console) -> float:
     groups = list(by_trace.items())
     base = 1_700_000_000
     store = Store(directory)
+    store.start_checkpoints()
     started = time.perf_counter()
     chunk = 5000
     for first in range(0, traces, chunk):

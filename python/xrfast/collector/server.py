@@ -159,6 +159,7 @@ class Collector:
         """
         s = self.settings
         self.store = Store(s.data_dir, sync=s.sync)
+        self.store.start_checkpoints()
         try:
             self._bind()
             self.pipeline = Pipeline(s, self.store, self.udp, on_traces=self.graph.add)

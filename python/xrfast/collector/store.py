@@ -145,6 +145,11 @@ class Store:
         #: The writer's connection: use it from one thread at a time.
         self.writer = self._connect()
         self.writer.executescript(SCHEMA)
+        # The writer never checkpoints the WAL itself (it would stall every few MB of writes):
+        # a thread of the store does, on its own connection (see `start_checkpoints`).
+        self.writer.execute("PRAGMA wal_autocheckpoint=0")
+        self._checkpoints: threading.Thread | None = None
+        self._closing = threading.Event()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -167,8 +172,29 @@ class Store:
                 self._readers.append(conn)
         return conn
 
+    def start_checkpoints(self, interval: float = 1.0) -> None:
+        """Starts the thread that copies the WAL into the database every ``interval`` seconds
+        (a passive checkpoint: it never blocks the writer or the readers)."""
+
+        def run() -> None:
+            conn = self._connect()
+            try:
+                while not self._closing.wait(interval):
+                    try:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    except sqlite3.Error:  # busy: the next round does it
+                        pass
+            finally:
+                conn.close()
+
+        self._checkpoints = threading.Thread(target=run, name="xrfast-checkpoint", daemon=True)
+        self._checkpoints.start()
+
     def close(self) -> None:
         """Closes every connection (checkpointing the WAL into the database file)."""
+        self._closing.set()
+        if self._checkpoints is not None:
+            self._checkpoints.join()
         with self._readers_lock:
             for conn in self._readers:
                 conn.close()
