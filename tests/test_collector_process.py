@@ -22,12 +22,16 @@ from xrfast.bench import workload
 
 pytest.importorskip("aiohttp")
 
-LISTENING = re.compile(r"HTTP (http://\S+)")
+LISTENING = re.compile(r"UDP (\S+):(\d+), HTTP (http://\S+)")
+
+
+UDP_ADDRESS: list[tuple[str, int]] = []
 
 
 @contextmanager
 def collect(data_dir: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """Runs ``xrfast collect`` on free loopback ports; yields the process and its endpoint."""
+    """Runs ``xrfast collect`` on free loopback ports; yields the process and its endpoint (the
+    UDP address is in ``UDP_ADDRESS[0]``)."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -61,7 +65,8 @@ def collect(data_dir: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str]
         line = process.stdout.readline()
         match = LISTENING.search(line)
         assert match, (line, process.stderr.read() if process.poll() is not None else "")
-        yield process, match[1]
+        UDP_ADDRESS[:] = [(match[1], int(match[2]))]
+        yield process, match[3]
     finally:
         if process.poll() is None:
             process.kill()
@@ -135,3 +140,26 @@ def test_sigterm_stores_open_traces_and_exits_0(tmp_path: Path) -> None:
         assert all_ids(endpoint) == ids
         health = json.loads(urllib.request.urlopen(endpoint + "/health", timeout=30).read())
         assert health["ingest"]["replayed_batches"] == 0  # all summarised before the exit
+
+
+def test_udp_batches_are_durable_once_logged(tmp_path: Path) -> None:
+    import socket
+
+    parts, ids = batches()
+    documents = [d for p in parts for d in p]
+    with collect(tmp_path) as (process, endpoint):
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for document in documents:
+            sender.sendto(b'{"format":"json","version":1}\n' + document.encode(), UDP_ADDRESS[0])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            health = json.loads(urllib.request.urlopen(endpoint + "/health", timeout=30).read())
+            if health["ingest"]["documents_logged"] == len(documents):
+                break
+            time.sleep(0.05)
+        assert health["udp"]["received"] == len(documents)
+        assert health["ingest"]["documents_logged"] == len(documents)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    with collect(tmp_path) as (process, endpoint):
+        assert all_ids(endpoint) == ids
