@@ -395,3 +395,24 @@ def test_filter_expressions_and_group_filters(
         xray.get_time_series_service_statistics(
             StartTime=0, EndTime=4e9, EntitySelectorExpression="service("
         )
+
+
+def test_a_writer_backlog_answers_throttled(
+    collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.config import Config
+
+    xray = boto3.client(
+        "xray",
+        endpoint_url=collector.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+    assert collector.pipeline is not None
+    monkeypatch.setattr(type(collector.pipeline), "pending", property(lambda self: 10_000))
+    with pytest.raises(xray.exceptions.ThrottledException, match="backlog"):
+        xray.put_trace_segments(TraceSegmentDocuments=["{}"])
+    monkeypatch.undo()
+    assert xray.put_trace_segments(TraceSegmentDocuments=[])["UnprocessedTraceSegments"] == []

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 import xrfast
-from xrfast.collector.ingest import Pipeline, documents_of_body
+from xrfast.collector.ingest import MAX_PENDING_JOBS, Pipeline, documents_of_body
 from xrfast.collector.settings import CollectorSettings
 from xrfast.collector.store import KEYS, Store, TraceRow
 from xrfast.exceptions import XRayError
@@ -181,7 +181,7 @@ class Operations:
                 f"TraceSegmentDocuments holds {count} documents, more than the limit of "
                 f"{self.settings.max_batch_documents} (max_batch_documents)"
             )
-        if self.pipeline.pending >= 256:
+        if self.pipeline.pending >= MAX_PENDING_JOBS:
             raise throttled("the collector is writing a backlog; retry later")
         return count
 
