@@ -635,9 +635,9 @@ impl ServiceGraph {
             let node = entry(&mut self.nodes, keys(pos));
             node.active |= !inferred;
             node.samples.add(e.start, e.end, || outcome(i));
-            if let Some(i) = links::is_producer(trace, segment) {
+            if links::is_producer(trace, segment) {
                 self.links
-                    .add_producer(trace.id(), entities[i as usize].id, keys(pos), e.start);
+                    .add_producer(trace.id(), e.id, keys(pos), e.start);
             }
             if trace.root() == Some(pos) {
                 node.root = true;

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 use xrfast_core::assemble::assemble_all;
-use xrfast_core::graph::{LinkCounters, ServiceGraph};
+use xrfast_core::graph::{LinkCounters, ServiceGraph, DEFAULT_MAX_PENDING_LINKS};
 use xrfast_core::{Format, Limits, Trace};
 
 const QUEUE_URL: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-queue";
@@ -262,6 +262,9 @@ fn pending_links_are_bounded_and_drops_counted() {
     // The newest stay: the producer of the last consumer still resolves it.
     graph.add(&traces(&[producer(1, 0xa1 + 39, 139.0, "")])[0]);
     assert_eq!(graph.link_edges().len(), 1);
+    // The binding's `max_pending_links` default and `_core.pyi` repeat this number.
+    assert_eq!(DEFAULT_MAX_PENDING_LINKS, 100_000);
+    assert_eq!(ServiceGraph::new().max_pending_links(), 100_000);
     // A bound of 0 keeps nothing waiting, and says so.
     let none = ServiceGraph::from_traces_bounded(&all, 0);
     assert_eq!(none.link_counters().dropped, 40);

@@ -16,7 +16,7 @@ use super::{entry, EdgeKey, Histogram, Outcome, Statistics};
 use crate::document::{AwsResource, Namespace};
 use crate::ids::{SegmentId, TraceId};
 use crate::summary::{ServiceId, Services};
-use crate::trace::{SegmentRef, Trace};
+use crate::trace::{known_origin, SegmentRef, Trace};
 
 /// The default bound on pending link entries (producers plus waiting consumers).
 pub const DEFAULT_MAX_PENDING_LINKS: usize = 100_000;
@@ -114,16 +114,16 @@ impl Default for Links {
     }
 }
 
-/// Whether segment `segment` of a trace is the inferred node of an SQS queue call: what a
-/// consumer's link can name (X-Ray links SQS → Lambda only).
-pub(super) fn is_producer(trace: &Trace, segment: SegmentRef) -> Option<u32> {
-    match segment {
-        SegmentRef::Inferred(i) => {
-            let e = &trace.entities()[i as usize];
-            (e.namespace == Namespace::Aws && e.resource == AwsResource::QueueUrl).then_some(i)
-        }
-        SegmentRef::Real(_) => None,
-    }
+/// Whether `segment` of `trace` is the inferred segment of an SQS queue call (type
+/// `AWS::SQS::Queue`): what a consumer's link can name, since X-Ray links SQS → Lambda only.
+pub(super) fn is_producer(trace: &Trace, segment: SegmentRef) -> bool {
+    let SegmentRef::Inferred(i) = segment else {
+        return false;
+    };
+    let e = &trace.entities()[i as usize];
+    e.namespace == Namespace::Aws
+        && e.resource == AwsResource::QueueUrl
+        && known_origin(e, trace.text_of(e, e.name)) == Some("AWS::SQS::Queue")
 }
 
 impl Links {
