@@ -9,6 +9,8 @@
 //!
 //! Nodes are the segments' [`crate::summary::Services`] (spec §5.2). JSON is written here, in botocore's
 //! member order: `GetServiceGraph`, `GetTraceGraph` and `GetTimeSeriesServiceStatistics`.
+//! Link edges (`EdgeType: "link"`, SQS → consumers of linked traces) are joined across traces
+//! in `links` (docs/links.md); time series and percentiles cover call edges only.
 //!
 //! ```
 //! use xrfast_core::assemble::assemble_all;

@@ -116,6 +116,7 @@ impl Default for Links {
 
 /// Whether `segment` of `trace` is the inferred segment of an SQS queue call (type
 /// `AWS::SQS::Queue`): what a consumer's link can name, since X-Ray links SQS → Lambda only.
+#[inline]
 pub(super) fn is_producer(trace: &Trace, segment: SegmentRef) -> bool {
     let SegmentRef::Inferred(i) = segment else {
         return false;
@@ -259,11 +260,15 @@ impl Links {
     /// Past `max_pending` entries, drops the oldest (producers by when they sent, groups of
     /// consumers by the latest receipt among them) down to 7/8 of the bound, so the sort is
     /// paid once per many insertions; counts every consumer and producer dropped.
+    #[inline]
     pub(super) fn bound(&mut self) {
-        let pending = self.producers.len() + self.waiting_count;
-        if pending <= self.max_pending {
-            return;
+        if self.producers.len() + self.waiting_count > self.max_pending {
+            self.evict();
         }
+    }
+
+    fn evict(&mut self) {
+        let pending = self.producers.len() + self.waiting_count;
         let keep = self.max_pending - self.max_pending / 8;
         let mut entries: Vec<(f64, bool, Target)> = self
             .producers
