@@ -220,3 +220,19 @@ def test_unreadable_links_are_counted() -> None:
     # `links` must still be an array (the parser's check).
     with pytest.raises(xrfast.XRayError):
         xrfast.analyze(orjson.dumps({**doc, "links": {}}))
+
+
+def test_the_benchmark_corpus_checks_itself() -> None:
+    from xrfast.bench import links as links_bench
+
+    produced, consumed, resolvable, dangling = links_bench.corpus(40, seed=5)
+    analysis = xrfast.analyze(b"\n".join(produced + consumed))
+    total = sum(
+        e["SummaryStatistics"]["TotalCount"]
+        for s in analysis.service_graph()["Services"]
+        for e in s["Edges"]
+        if e.get("EdgeType") == "link"
+    )
+    assert total == resolvable > 0
+    assert analysis.link_counters["pending_consumers"] == dangling
+    assert_valid_output("GetServiceGraph", analysis.service_graph())

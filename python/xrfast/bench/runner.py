@@ -45,6 +45,7 @@ from rich.table import Table
 import xrfast
 from xrfast import _core
 from xrfast.bench import filter as filter_bench
+from xrfast.bench import links as links_bench
 from xrfast.bench import reference, workload
 
 RUST_PARSERS = ("sonic-rs", "sonic-rs-lazy", "simd-json", "serde_json")
@@ -635,6 +636,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "memory_bytes_per_buffered_segment": _memory_per_segment(corpus),
     }
     report["filter"] = filter_bench.run(quick=args.quick, console=console)
+    report["links"] = links_bench.run(quick=args.quick, console=console)
     if args.scaling:
         console.print("[bold]scaling[/]")
         report["scaling"] = scaling(config, args.repeat, console)
