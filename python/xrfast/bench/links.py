@@ -9,7 +9,8 @@ Three jobs, medians over repeats:
 * ``links`` — :func:`xrfast.analyze` of the corpus (``keep_traces=False``), then
   ``service_graph_json()``: the graph with its link edges joined across traces.
 * ``baseline`` — the same documents with their ``links`` member removed, measured in the same
-  run: what the graph costs without joining anything. ``links / baseline`` is the price of links.
+  run: the graph without any consumer (the SQS sends are still kept as possible link targets,
+  as for any trace). ``links / baseline`` is the price of reading and joining the links.
 * ``split`` — producers and consumers analysed apart, then merged: the join across analyses.
 
 The correctness check reads the output of ``links``: the link edges' ``TotalCount`` must add up
