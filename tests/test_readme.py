@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+import xrfast
+
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
 SDK_STREAM = Path(__file__).parent / "fixtures" / "sdk" / "stream.ndjson"
@@ -44,9 +46,14 @@ def test_the_python_examples_run_on_real_sdk_data(
     }
     monkeypatch.chdir(tmp_path)
     examples = blocks("python")
-    assert len(examples) == 2
+    assert len(examples) == 4
     for example in examples:
         exec(compile(example, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
     assert namespace["traces"][0].id.startswith("1-")
+    with pytest.raises(xrfast.FilterExpressionError) as excinfo:
+        xrfast.compile_filter("responsetime >")
+    assert str(excinfo.value) in README
+    assert namespace["keep"].shape == (len(namespace["traces"]),)
+    assert namespace["examples"].report()["Paths"]
     # Datagrams are stamped with the wall clock, so with idle_timeout=5 nothing is complete yet.
     assert namespace["assembler"].stats["documents_accepted"] == len(pairs)

@@ -721,6 +721,58 @@ class TraceSet:
             The same columns; ``trace`` is the index of the row's trace in this set.
         """
 
+    def summary_columns(self) -> dict[str, Any]:
+        """One row per trace: what tail sampling reads from each :meth:`summaries` entry, as
+        numpy columns (built in Rust with the GIL released; root causes are not computed).
+
+        Strings are categorical: an int32 code per trace (-1 when the trace has none) into a
+        list of the distinct values, so a regular expression runs once per distinct value.
+
+        Returns:
+            ``id_high``, ``id_low`` (uint64: the trace id as a 128-bit integer, epoch second in
+            the top 32 bits of ``id_high``), ``start``, ``duration``, ``response_time`` (float64
+            seconds: ``StartTime``, ``Duration``, ``ResponseTime``; NaN where the summary leaves
+            them out), ``has_fault``, ``has_error``, ``has_throttle``, ``is_partial`` (bool),
+            ``http_status`` (int64, ``Http.HttpStatus``, 0 when absent), and the categorical
+            ``service`` / ``service_values`` (the root's service name, ``EntryPoint.Name``),
+            ``url`` / ``url_values`` (``Http.HttpURL``), ``method`` / ``method_values``
+            (``Http.HttpMethod``).
+        """
+
+    def service_columns(self) -> dict[str, Any]:
+        """One row per segment, real or inferred (the service graph's nodes, spec §5.2), each
+        trace's in :attr:`Trace.segments` order.
+
+        Returns:
+            ``trace`` (uint32 index into this set), ``service`` (int32 code) and
+            ``service_values`` (the distinct nodes as ``ServiceId`` dicts), ``root`` (bool: the
+            trace's root segment), ``fault``, ``error``, ``throttle`` (bool: the segment's flags;
+            an inferred segment's are its subsegment's), ``http_status`` (int64, 0 when none),
+            ``duration`` (float64 seconds, NaN while in progress).
+        """
+
+    def annotation_column(self, key: str) -> dict[str, Any]:
+        """The values of annotation ``key``: one row per distinct value a trace's summary lists
+        under ``Annotations[key]`` (so a trace has zero or more rows).
+
+        Arguments:
+            key: the annotation key.
+
+        Returns:
+            ``trace`` (uint32 index into this set), ``kind`` (uint8: 0 number, 1 boolean,
+            2 string), ``number`` (float64, NaN unless a number), ``boolean`` (bool, false unless
+            a boolean), ``string`` (int32 code, -1 unless a string) and ``string_values``.
+        """
+
+    def path_column(self) -> dict[str, Any]:
+        """The path each trace took (docs/decisions.md, "Path analysis").
+
+        Returns:
+            ``path`` (int32 code per trace, -1 for a trace without a root) and ``path_values``:
+            the distinct paths as ``{"EntryPoint", "HttpMethod"?, "UrlPath"?, "Edges",
+            "Unreported"}`` with the members and edge order of :meth:`paths`.
+        """
+
 @final
 class TraceAssembler:
     """Assembles documents into traces as they stream in, with bounded memory.

@@ -13,6 +13,8 @@ Stages and jobs:
 * ``assemble`` — the whole job, bytes to ``BatchGetTraces`` traces: the pure-Python pipeline with
   each of the three decoders (what a Python user writes today), ``xrfast.parse``, and
   ``xrfast.parse`` + ``to_json``.
+* ``sampling`` — the cost of a head-sampling decision against the AWS X-Ray SDK's local sampler,
+  decisions cross-checked (:mod:`xrfast.bench.sampling`).
 
 Scaling curves (``--scaling``): throughput against document size, against the number of traces
 open at once (a streaming ``TraceAssembler``), and with 1 versus 2 threads.
@@ -46,7 +48,8 @@ import xrfast
 from xrfast import _core
 from xrfast.bench import filter as filter_bench
 from xrfast.bench import links as links_bench
-from xrfast.bench import reference, workload
+from xrfast.bench import reference, sampling, workload
+from xrfast.bench import tail as tail_bench
 
 RUST_PARSERS = ("sonic-rs", "sonic-rs-lazy", "simd-json", "serde_json")
 #: The Python pipeline's baseline: what the speed-up goals are measured against.
@@ -640,6 +643,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.scaling:
         console.print("[bold]scaling[/]")
         report["scaling"] = scaling(config, args.repeat, console)
+    report["sampling"] = sampling.run(quick=args.quick, console=console)
+    report["tail"] = tail_bench.run(quick=args.quick, console=console)
     console.print(table(results))
     for name, value in report["ratios"].items():
         console.print(f"{name}: [bold]{value:.2f}[/]")

@@ -8,6 +8,7 @@
 
 pub mod assemble;
 pub mod bench;
+pub mod columns;
 pub mod document;
 pub mod error;
 pub mod filter;

@@ -646,7 +646,7 @@ fn write_entry(out: &mut Vec<u8>, entry: &EntryPointReport) {
     out.extend_from_slice(b"]}");
 }
 
-fn write_edges(out: &mut Vec<u8>, edges: &[Edge]) {
+pub(crate) fn write_edges(out: &mut Vec<u8>, edges: &[Edge]) {
     out.push(b'[');
     for (n, (caller, callee)) in edges.iter().enumerate() {
         if n > 0 {
@@ -673,7 +673,7 @@ fn write_ids(out: &mut Vec<u8>, ids: &[TraceId]) {
 }
 
 /// Writes a `ServiceId` as summaries do: `{"Name", "Names", "AccountId"?, "Type"?}`.
-fn write_service_id(out: &mut Vec<u8>, id: &ServiceId) {
+pub(crate) fn write_service_id(out: &mut Vec<u8>, id: &ServiceId) {
     out.extend_from_slice(b"{\"Name\":");
     write_str(out, &id.name);
     out.extend_from_slice(b",\"Names\":[");

@@ -7,6 +7,7 @@
 
 mod analysis;
 mod assembler;
+mod columns;
 mod errors;
 mod filter;
 mod reader;

@@ -354,6 +354,26 @@ impl PyTraceSet {
         });
         columns_dict(py, c)
     }
+
+    /// One row per trace: ids, times, flags, status and categorical root strings.
+    fn summary_columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        crate::columns::summary_columns(py, &self.traces)
+    }
+
+    /// One row per segment, real or inferred: its trace, service node, flags, status, duration.
+    fn service_columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        crate::columns::service_columns(py, &self.traces)
+    }
+
+    /// One row per value of annotation ``key`` in each trace's summary.
+    fn annotation_column<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyDict>> {
+        crate::columns::annotation_column(py, &self.traces, key)
+    }
+
+    /// The path each trace took, as a code into the distinct paths.
+    fn path_column<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        crate::columns::path_column(py, &self.traces)
+    }
 }
 
 impl PyTraceSet {
