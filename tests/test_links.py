@@ -236,3 +236,16 @@ def test_the_benchmark_corpus_checks_itself() -> None:
     assert total == resolvable > 0
     assert analysis.link_counters["pending_consumers"] == dangling
     assert_valid_output("GetServiceGraph", analysis.service_graph())
+
+
+def test_the_service_map_marks_link_edges(linked: Any) -> None:
+    from rich.console import Console
+
+    from xrfast.render import service_map_table
+
+    producers, consumers, _ = linked
+    analysis = xrfast.analyze(b"\n".join(producers + consumers))
+    console = Console(width=200, record=True)
+    console.print(service_map_table(analysis.service_graph(), analysis.percentiles()))
+    text = console.export_text()
+    assert "fulfilment → fulfilment-worker (AWS::Lambda) (link)" in text
