@@ -27,9 +27,11 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use sonic_rs::{JsonType, JsonValueTrait, LazyValue};
 
-use crate::document::{Entity, Flags};
+use crate::document::Flags;
 use crate::paths::{EntryPoint, Path, TracePath};
-use crate::summary::{self, AnnotationValue, ServiceId, MAX_ANNOTATION_KEYS};
+use crate::summary::{
+    self, decode, members, read_http, AnnotationValue, ServiceId, Services, MAX_ANNOTATION_KEYS,
+};
 use crate::trace::{SegmentRef, Trace};
 
 /// Batches of at least this many traces are read in parallel.
@@ -226,6 +228,7 @@ impl ServiceColumns {
     pub fn of<T: Borrow<Trace> + Sync>(traces: &[T]) -> Self {
         let per_trace = rows(traces, |trace| {
             let root = trace.root();
+            let services = Services::of(trace);
             trace
                 .segments()
                 .iter()
@@ -234,7 +237,7 @@ impl ServiceColumns {
                     let (SegmentRef::Real(i) | SegmentRef::Inferred(i)) = s;
                     let e = &trace.entities()[i as usize];
                     ServiceRow {
-                        service: summary::service_id(trace, s),
+                        service: services.ids[services.of[pos]].clone(),
                         root: root == Some(pos),
                         flags: e.flags,
                         status: summary::http_status(trace, e).unwrap_or(0),
@@ -358,39 +361,6 @@ pub fn write_service_ids(ids: &[ServiceId], out: &mut Vec<u8>) {
     out.push(b']');
 }
 
-/// The root's `http` as [`summary::TraceSummary`] reads it: `request.url`, `request.method`
-/// and `response.status` (an integer, or a string holding one); the last of repeated members.
-fn read_http(trace: &Trace, e: &Entity) -> summary::Http {
-    let mut http = summary::Http::default();
-    let Some(span) = e.http else { return http };
-    for (key, value) in members(trace.text_of(e, span)) {
-        match &*key {
-            "request" => {
-                for (key, value) in members(value.as_raw_str().as_bytes()) {
-                    match &*key {
-                        "url" => http.url = value.as_str().map(str::to_owned),
-                        "method" => http.method = value.as_str().map(str::to_owned),
-                        _ => {}
-                    }
-                }
-            }
-            "response" => {
-                for (key, value) in members(value.as_raw_str().as_bytes()) {
-                    if &*key == "status" {
-                        http.status = match value.get_type() {
-                            JsonType::Number => value.as_raw_str().trim_ascii().parse().ok(),
-                            JsonType::String => value.as_str().and_then(|s| s.parse().ok()),
-                            _ => None,
-                        };
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    http
-}
-
 /// The values of annotation `key` in `trace`, in the order its summary lists them; empty when
 /// the trace has none or `key` is not among the first [`MAX_ANNOTATION_KEYS`] keys. Walks as
 /// [`summary::TraceSummary::of`] does (segments in order, each tree depth first), but decodes
@@ -448,21 +418,6 @@ fn annotation_value(value: &LazyValue<'_>) -> Option<AnnotationValue> {
         },
         _ => return None,
     })
-}
-
-/// The members of the JSON object `raw` (validated when its document was parsed); nothing for
-/// any other value.
-fn members(raw: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, LazyValue<'_>)> {
-    let is_object = raw.first() == Some(&b'{');
-    sonic_rs::to_object_iter(if is_object { raw } else { &b"{}"[..] }).flatten()
-}
-
-/// A raw JSON string (quotes included) → its text.
-fn decode(raw: &[u8]) -> String {
-    if raw.len() >= 2 && !raw.contains(&b'\\') {
-        return String::from_utf8_lossy(&raw[1..raw.len() - 1]).into_owned();
-    }
-    sonic_rs::from_slice::<String>(raw).unwrap_or_default()
 }
 
 #[cfg(test)]
