@@ -1238,6 +1238,21 @@ class Analysis:
             ValueError: the analysis keeps no traces (``keep_traces=False``).
         """
 
+    def summary_columns(self) -> dict[str, Any]:
+        """:meth:`TraceSet.summary_columns` of the analysed traces, made from the summaries the
+        analysis made with its graph (no document is read again).
+
+        Raises:
+            ValueError: the analysis keeps no traces (``keep_traces=False``).
+        """
+
+    def annotation_column(self, key: str) -> dict[str, Any]:
+        """:meth:`TraceSet.annotation_column` of the analysed traces, made from their summaries.
+
+        Raises:
+            ValueError: the analysis keeps no traces (``keep_traces=False``).
+        """
+
     def summaries_json(self) -> bytes:
         """:meth:`summaries` as ``{"TraceSummaries": [...]}``, compact JSON bytes made in Rust
         (the summaries are made with the graph, in one reading of each trace).

@@ -30,7 +30,8 @@ use sonic_rs::{JsonType, JsonValueTrait, LazyValue};
 use crate::document::Flags;
 use crate::paths::{EntryPoint, Path, TracePath};
 use crate::summary::{
-    self, decode, members, read_http, AnnotationValue, ServiceId, Services, MAX_ANNOTATION_KEYS,
+    self, decode, members, read_http, AnnotationValue, ServiceId, Services, TraceSummary,
+    MAX_ANNOTATION_KEYS,
 };
 use crate::trace::{SegmentRef, Trace};
 
@@ -193,6 +194,34 @@ impl SummaryColumns {
     }
 }
 
+impl SummaryColumns {
+    /// The same columns from summaries made already (an analysis keeps them): no document is
+    /// read again.
+    #[must_use]
+    pub fn from_summaries<S: Borrow<TraceSummary>>(summaries: &[S]) -> Self {
+        let mut c = Self::default();
+        for summary in summaries {
+            let s: &TraceSummary = summary.borrow();
+            let (low, high) = s.id.halves();
+            c.id_high.push(high);
+            c.id_low.push(low);
+            c.start.push(s.start_time.unwrap_or(f64::NAN));
+            c.duration.push(s.duration.unwrap_or(f64::NAN));
+            c.response_time.push(s.response_time.unwrap_or(f64::NAN));
+            c.has_fault.push(s.has_fault);
+            c.has_error.push(s.has_error);
+            c.has_throttle.push(s.has_throttle);
+            c.is_partial.push(s.is_partial);
+            c.http_status.push(s.http.status.unwrap_or(0));
+            c.service
+                .push(s.entry_point.map(|i| s.service_ids[i].name.clone()));
+            c.url.push(s.http.url.clone());
+            c.method.push(s.http.method.clone());
+        }
+        c
+    }
+}
+
 /// One row per segment, real or inferred, of every trace (the service graph's nodes, §5.2).
 #[derive(Debug, Default)]
 pub struct ServiceColumns {
@@ -282,8 +311,24 @@ impl AnnotationColumn {
     /// The values of annotation `key` in `traces`.
     #[must_use]
     pub fn of<T: Borrow<Trace> + Sync>(traces: &[T], key: &str) -> Self {
+        Self::from_values(rows(traces, |trace| annotation_values(trace, key)))
+    }
+
+    /// The values of annotation `key` in summaries made already (an analysis keeps them).
+    #[must_use]
+    pub fn from_summaries<S: Borrow<TraceSummary>>(summaries: &[S], key: &str) -> Self {
+        Self::from_values(summaries.iter().map(|s| {
+            let annotations = &s.borrow().annotations;
+            annotations
+                .iter()
+                .find(|(name, _)| name == key)
+                .map(|(_, values)| values.iter().map(|(value, _)| value.clone()).collect())
+                .unwrap_or_default()
+        }))
+    }
+
+    fn from_values(per_trace: impl IntoIterator<Item = Vec<AnnotationValue>>) -> Self {
         let mut c = Self::default();
-        let per_trace = rows(traces, |trace| annotation_values(trace, key));
         for (t, values) in per_trace.into_iter().enumerate() {
             for value in values {
                 c.trace.push(u32::try_from(t).unwrap_or(u32::MAX));

@@ -272,6 +272,19 @@ impl PyAnalysis {
         Ok(PyBytes::new(py, &out))
     }
 
+    /// ``TraceSet.summary_columns()`` of the analysed traces, from the summaries the analysis
+    /// made with its graph (no document is read again).
+    fn summary_columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let summaries = self.with_traces("summary_columns()")?.summaries.clone();
+        crate::columns::summary_columns_of_summaries(py, &summaries)
+    }
+
+    /// ``TraceSet.annotation_column(key)`` of the analysed traces, from their summaries.
+    fn annotation_column<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyDict>> {
+        let summaries = self.with_traces("annotation_column()")?.summaries.clone();
+        crate::columns::annotation_column_of_summaries(py, &summaries, key)
+    }
+
     /// The path report over the analysed traces (the same as ``TraceSet.paths``).
     #[pyo3(signature = (*, examples = 5, rare_share = 0.05))]
     fn paths<'py>(
