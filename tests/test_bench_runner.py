@@ -40,6 +40,8 @@ def test_a_quick_run_measures_every_job_and_writes_the_table_json_and_chart(tmp_
     assert report["memory_bytes_per_buffered_segment"] > 0
     assert report["filter"]["correct"] and len(report["filter"]["cases"]) == 5
     assert all(c["xrfast_per_s"] > 0 and c["python_per_s"] > 0 for c in report["filter"]["cases"])
+    links = report["links"]
+    assert links["correct"] and links["checks"]["oracle"] and links["links"] > 0
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
 
 

@@ -135,6 +135,26 @@ def test_summary_columns_equal_the_summaries(traces, sdk_traces):
     assert len(set(c["url_values"])) == len(c["url_values"])
 
 
+def test_an_analysis_gives_the_same_summary_columns_from_its_summaries(traces, sdk_traces):
+    for ts in _sources(traces, sdk_traces):
+        from_traces, from_analysis = ts.summary_columns(), xrfast.analyze(ts).summary_columns()
+        assert from_traces.keys() == from_analysis.keys()
+        for key, column in from_traces.items():
+            np.testing.assert_equal(from_analysis[key], column)
+        for name in ("customer_tier", "amount", "nope"):
+            from_traces, from_analysis = (
+                ts.annotation_column(name),
+                xrfast.analyze(ts).annotation_column(name),
+            )
+            for key, column in from_traces.items():
+                np.testing.assert_equal(from_analysis[key], column)
+    sampler = TailSampler([StatusCode(["fault", "error"])])
+    analysis = xrfast.analyze(traces)
+    assert sampler.decide(analysis).tolist() == sampler.decide(traces).tolist()
+    with pytest.raises(ValueError, match="keep_traces=False"):
+        xrfast.analyze(traces, keep_traces=False).summary_columns()
+
+
 def test_summary_columns_of_an_empty_set():
     c = xrfast.parse(b"").summary_columns()
     assert len(c["id_high"]) == 0 and c["service_values"] == []

@@ -1004,16 +1004,24 @@ class SummaryStatisticsDict(TypedDict):
 
 @type_check_only
 class EdgeDict(TypedDict):
-    """An outgoing edge of a node (botocore's ``Edge``), measured by the caller."""
+    """An outgoing edge of a node (botocore's ``Edge``): a call, measured by the caller, or a
+    link (``EdgeType: "link"``) from an SQS queue to a consumer of its messages."""
 
-    #: The callee's ``ReferenceId``.
+    #: The callee's (for a link, the consumer's) ``ReferenceId``.
     ReferenceId: int
     StartTime: NotRequired[float]
     EndTime: NotRequired[float]
+    #: For a link: consumers classified by their own outcome; ``TotalResponseTime`` sums the
+    #: events' ages.
     SummaryStatistics: SummaryStatisticsDict
-    ResponseTimeHistogram: list[HistogramEntryDict]
+    #: Calls only.
+    ResponseTimeHistogram: NotRequired[list[HistogramEntryDict]]
     #: Always empty (spec §10 Q10).
     Aliases: list[Any]
+    #: ``"link"`` for a link; absent for a call.
+    EdgeType: NotRequired[Literal["link"]]
+    #: Links only: consumer start − producer start, in seconds (at least 0).
+    ReceivedEventAgeHistogram: NotRequired[list[HistogramEntryDict]]
 
 @type_check_only
 class ServiceDict(TypedDict):
@@ -1104,6 +1112,19 @@ class EdgeLatencyDict(LatencyDict):
     target: NodeKeyDict
 
 @type_check_only
+class LinkCountersDict(TypedDict):
+    """Link edges' bookkeeping (see :attr:`Analysis.link_counters`)."""
+
+    #: SQS calls kept for consumers that may still link to them.
+    pending_producers: int
+    #: Links whose producer has not been analysed.
+    pending_consumers: int
+    #: Pending entries (producers and consumers) dropped past ``max_pending_links``.
+    dropped: int
+    #: ``links`` entries that are not ``{"trace_id": ..., "id": ...}`` with valid ids.
+    invalid: int
+
+@type_check_only
 class PercentilesDict(TypedDict):
     """Latency per node (client nodes excepted) and per edge."""
 
@@ -1137,6 +1158,7 @@ def analyze(
     max_depth: int = 64,
     max_json_depth: int = 512,
     max_input_bytes: int = ...,
+    max_pending_links: int = 100000,
 ) -> Analysis:
     """Assembles traces (or takes a :class:`TraceSet`) and builds their service graph.
 
@@ -1165,6 +1187,9 @@ def analyze(
         max_depth: as for :func:`parse`.
         max_json_depth: as for :func:`parse`.
         max_input_bytes: as for :func:`parse`.
+        max_pending_links: how many link entries may wait for their other side (SQS sends
+            kept for consumers, and consumers whose send was not analysed yet); past it the
+            oldest are dropped and counted in :attr:`Analysis.link_counters`.
 
     Returns:
         The analysis.
@@ -1194,6 +1219,11 @@ class Analysis:
         """Whether the traces are kept (see :func:`analyze`)."""
 
     @property
+    def link_counters(self) -> LinkCountersDict:
+        """Links waiting for their other side (a producer or consumer trace not analysed
+        yet), and those dropped past ``max_pending_links`` or unreadable."""
+
+    @property
     def errors(self) -> list[UnprocessedTraceSegment]:
         """Documents rejected by :func:`analyze` (with ``on_error="collect"``)."""
 
@@ -1216,6 +1246,21 @@ class Analysis:
 
     def summaries(self) -> list[TraceSummaryDict]:
         """One ``TraceSummary`` per trace, in order (see :meth:`Trace.summary`).
+
+        Raises:
+            ValueError: the analysis keeps no traces (``keep_traces=False``).
+        """
+
+    def summary_columns(self) -> dict[str, Any]:
+        """:meth:`TraceSet.summary_columns` of the analysed traces, made from the summaries the
+        analysis made with its graph (no document is read again).
+
+        Raises:
+            ValueError: the analysis keeps no traces (``keep_traces=False``).
+        """
+
+    def annotation_column(self, key: str) -> dict[str, Any]:
+        """:meth:`TraceSet.annotation_column` of the analysed traces, made from their summaries.
 
         Raises:
             ValueError: the analysis keeps no traces (``keep_traces=False``).

@@ -661,7 +661,8 @@ def service_map_table(
 ) -> RenderableType:
     """The service graph (``GetServiceGraph``'s ``Services``) as a table — one row per node with
     its requests, 4xx and 5xx rates and latency percentiles (from ``Analysis.percentiles()``,
-    when given) — then its edges, callees grouped by caller. Client nodes are left out."""
+    when given) — then its edges, callees grouped by caller (a link edge, SQS → consumer, is
+    marked ``(link)``). Client nodes are left out."""
     latency: dict[tuple[Any, Any, Any], Mapping[str, Any]] = {}
     for node in (percentiles or {}).get("nodes", []):
         latency[(node["name"], node["type"], node["account_id"])] = node
@@ -700,7 +701,10 @@ def service_map_table(
                 _ms_text(node["p99"] if node else None),
             ]
         table.add_row(*cells)
-        callees = [names[edge["ReferenceId"]] for edge in service.get("Edges", [])]
+        callees = [
+            names[edge["ReferenceId"]] + (" (link)" if edge.get("EdgeType") == "link" else "")
+            for edge in service.get("Edges", [])
+        ]
         if callees:
             calls.append(Text.assemble((service["Name"], "bold"), " → ", ", ".join(callees)))
     if not calls:

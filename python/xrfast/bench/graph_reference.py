@@ -16,6 +16,15 @@ choices written down in ``docs/decisions.md`` ("Service graph"):
   both rounded half up. A root node's ``DurationHistogram`` holds the durations of the complete
   traces it is the root of; any other node's repeats its ``ResponseTimeHistogram``.
 * **Time series.** One-minute buckets by the minute a request ended, summed per period.
+* **Link edges** (``docs/links.md``). The inferred segment of an SQS queue call (origin
+  ``AWS::SQS::Queue``) is a producer, known by (trace id, the call's subsegment id); each entry
+  ``{"trace_id", "id"}`` of an entity's ``links`` is a consumer, of the node of the segment that
+  holds the entity. A producer and a consumer of one key make one request on the
+  ``EdgeType: "link"`` edge producer node → consumer node, counted once the consumer ended:
+  classified by the consumer's outcome, its ``ReceivedEventAgeHistogram`` and
+  ``TotalResponseTime`` from the age ``max(0, consumer start − producer start)``; its
+  ``StartTime`` is the earliest producer start, its ``EndTime`` the latest consumer end. The
+  oracle keeps everything (no bound on pending links).
 
 Nothing here is fast; clarity wins.
 """
@@ -23,6 +32,7 @@ Nothing here is fast; clarity wins.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from typing import Any
 
@@ -125,12 +135,87 @@ def nearest_rank(values: list[float], q: float) -> float:
     return sorted(values)[int(q * (len(values) - 1))]
 
 
+_TRACE_ID = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")
+_ENTITY_ID = re.compile(r"[0-9a-f]{16}")
+
+
+class _Link:
+    """A link edge's requests."""
+
+    def __init__(self) -> None:
+        self.start = math.inf
+        self.end = -math.inf
+        self.counts: Counter[str] = Counter()
+        self.nanos = 0
+        self.ages: Counter[int] = Counter()
+
+    def add(self, producer_start: float, consumer: tuple[float, float | None, str]) -> None:
+        start, end, outcome = consumer
+        self.start = min(self.start, producer_start)
+        if end is None:
+            return
+        self.end = max(self.end, end)
+        age = max(0.0, start - producer_start)
+        self.counts[outcome] += 1
+        self.nanos += _nanos(age)
+        self.ages[_millis(age)] += 1
+
+
 class ServiceGraph:
     """The service graph of the traces given to :meth:`add`."""
 
     def __init__(self) -> None:
         self.nodes: dict[_Key, dict[str, Any]] = {}
         self.edges: dict[tuple[_Key, _Key], _Samples] = {}
+        self.links: dict[tuple[_Key, _Key], _Link] = {}
+        #: (trace id, SQS call id) → (queue node, start).
+        self.producers: dict[tuple[str, str], tuple[_Key, float]] = {}
+        #: (trace id, entity id) → consumers waiting: (node, (start, end or None, outcome)).
+        self.waiting: dict[tuple[str, str], list[tuple[_Key, tuple[float, float | None, str]]]]
+        self.waiting = {}
+        #: ``links`` entries that name no valid trace id and entity id.
+        self.invalid_links = 0
+
+    def _consumer(
+        self, target: tuple[str, str], node: _Key, consumer: tuple[float, float | None, str]
+    ) -> None:
+        if target in self.producers:
+            queue, start = self.producers[target]
+            self.links.setdefault((queue, node), _Link()).add(start, consumer)
+        else:
+            self.waiting.setdefault(target, []).append((node, consumer))
+
+    def _links(self, trace_id: str, docs: list[dict[str, Any]], keys: list[_Key]) -> None:
+        for pos, doc in enumerate(docs):
+            if doc.get("inferred") is True and doc.get("origin") == "AWS::SQS::Queue":
+                target = (trace_id, doc["parent_id"])
+                known = self.producers.get(target)
+                start = doc["start_time"] if known is None else min(known[1], doc["start_time"])
+                self.producers[target] = (keys[pos], start)
+                for node, consumer in self.waiting.pop(target, []):
+                    self._consumer(target, node, consumer)
+        for pos, doc in enumerate(docs):
+            if doc.get("inferred") is True:
+                continue
+            for entity in _pre_order(doc):
+                for link in entity.get("links", []):
+                    target_trace = link.get("trace_id") if isinstance(link, dict) else None
+                    target_id = link.get("id") if isinstance(link, dict) else None
+                    if not (
+                        isinstance(target_trace, str)
+                        and _TRACE_ID.fullmatch(target_trace)
+                        and isinstance(target_id, str)
+                        and _ENTITY_ID.fullmatch(target_id)
+                    ):
+                        self.invalid_links += 1
+                        continue
+                    end = entity["end_time"] if _complete(entity) else None
+                    outcome = _outcome(entity)
+                    self._consumer(
+                        (target_trace, target_id),
+                        keys[pos],
+                        (entity["start_time"], end, outcome),
+                    )
 
     def _node(self, key: _Key) -> dict[str, Any]:
         return self.nodes.setdefault(
@@ -178,6 +263,7 @@ class ServiceGraph:
             call, is_subsegment = entities[parent]
             sample = call if is_subsegment else doc
             self.edges.setdefault((keys[owner[parent]], keys[pos]), _Samples()).add(sample)
+        self._links(trace["Id"], docs, keys)
 
     def services(self) -> list[dict[str, Any]]:
         """The ``Services`` of ``GetServiceGraph`` / ``GetTraceGraph``."""
@@ -190,6 +276,10 @@ class ServiceGraph:
             client = node["client"] and not node["active"] and samples.start == math.inf
             edges = sorted(
                 ((reference[to], edge) for (frm, to), edge in self.edges.items() if frm == key),
+                key=lambda item: item[0],
+            )
+            links = sorted(
+                ((reference[to], link) for (frm, to), link in self.links.items() if frm == key),
                 key=lambda item: item[0],
             )
             service: dict[str, Any] = {"ReferenceId": n, "Name": key[0], "Names": [key[0]]}
@@ -208,16 +298,37 @@ class ServiceGraph:
                 service.update(span.times())
             else:
                 service.update(samples.times())
-            service["Edges"] = [
-                {
-                    "ReferenceId": to,
-                    **edge.times(),
-                    "SummaryStatistics": _statistics(edge.counts, edge.nanos),
-                    "ResponseTimeHistogram": _histogram(edge.histogram),
-                    "Aliases": [],
-                }
+            written = [
+                (
+                    to,
+                    0,
+                    {
+                        "ReferenceId": to,
+                        **edge.times(),
+                        "SummaryStatistics": _statistics(edge.counts, edge.nanos),
+                        "ResponseTimeHistogram": _histogram(edge.histogram),
+                        "Aliases": [],
+                    },
+                )
                 for to, edge in edges
             ]
+            for to, link in links:
+                times = {}
+                if math.isfinite(link.start):
+                    times["StartTime"] = link.start
+                if math.isfinite(link.end):
+                    times["EndTime"] = link.end
+                entry = {
+                    "ReferenceId": to,
+                    **times,
+                    "SummaryStatistics": _statistics(link.counts, link.nanos),
+                    "Aliases": [],
+                    "EdgeType": "link",
+                    "ReceivedEventAgeHistogram": _histogram(link.ages),
+                }
+                written.append((to, 1, entry))
+            # A call edge before a link edge to the same node.
+            service["Edges"] = [e for _, _, e in sorted(written, key=lambda w: (w[0], w[1]))]
             if not client:
                 service["SummaryStatistics"] = _statistics(samples.counts, samples.nanos)
                 service["DurationHistogram"] = _histogram(

@@ -48,6 +48,7 @@ import xrfast
 from xrfast import _core
 from xrfast.bench import collector as collector_bench
 from xrfast.bench import filter as filter_bench
+from xrfast.bench import links as links_bench
 from xrfast.bench import reference, sampling, workload
 from xrfast.bench import tail as tail_bench
 
@@ -639,6 +640,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "memory_bytes_per_buffered_segment": _memory_per_segment(corpus),
     }
     report["filter"] = filter_bench.run(quick=args.quick, console=console)
+    report["links"] = links_bench.run(quick=args.quick, console=console)
     if args.scaling:
         console.print("[bold]scaling[/]")
         report["scaling"] = scaling(config, args.repeat, console)

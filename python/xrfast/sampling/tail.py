@@ -187,8 +187,10 @@ class TraceColumns:
     ) -> None:
         from xrfast._core import Analysis
 
+        self._analysis: Analysis | None = None
         if isinstance(traces, Analysis):
-            traces = traces.traces
+            # Its summaries are made already: the summary columns come from them.
+            self._analysis, traces = traces, traces.traces
         self.traces: TraceSet | None = traces
         self._summary = summary
         self._annotations: dict[str, dict[str, Any]] = {}
@@ -199,8 +201,11 @@ class TraceColumns:
     def summary(self) -> dict[str, Any]:
         """``TraceSet.summary_columns()`` of the traces."""
         if self._summary is None:
-            assert self.traces is not None
-            self._summary = self.traces.summary_columns()
+            if self._analysis is not None:
+                self._summary = self._analysis.summary_columns()
+            else:
+                assert self.traces is not None
+                self._summary = self.traces.summary_columns()
         return self._summary
 
     def __len__(self) -> int:
@@ -215,9 +220,12 @@ class TraceColumns:
             ValueError: the columns were given without their traces and ``key`` was not loaded.
         """
         if key not in self._annotations:
-            if self.traces is None:
+            if self._analysis is not None:
+                self._annotations[key] = self._analysis.annotation_column(key)
+            elif self.traces is None:
                 raise ValueError(f"annotation {key!r} was not loaded and there are no traces")
-            self._annotations[key] = self.traces.annotation_column(key)
+            else:
+                self._annotations[key] = self.traces.annotation_column(key)
         return self._annotations[key]
 
     def load(self, policies: Iterable[Policy]) -> TraceColumns:

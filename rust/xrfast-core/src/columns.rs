@@ -27,9 +27,12 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use sonic_rs::{JsonType, JsonValueTrait, LazyValue};
 
-use crate::document::{Entity, Flags};
+use crate::document::Flags;
 use crate::paths::{EntryPoint, Path, TracePath};
-use crate::summary::{self, AnnotationValue, ServiceId, MAX_ANNOTATION_KEYS};
+use crate::summary::{
+    self, decode, members, read_http, AnnotationValue, ServiceId, Services, TraceSummary,
+    MAX_ANNOTATION_KEYS,
+};
 use crate::trace::{SegmentRef, Trace};
 
 /// Batches of at least this many traces are read in parallel.
@@ -191,6 +194,34 @@ impl SummaryColumns {
     }
 }
 
+impl SummaryColumns {
+    /// The same columns from summaries made already (an analysis keeps them): no document is
+    /// read again.
+    #[must_use]
+    pub fn from_summaries<S: Borrow<TraceSummary>>(summaries: &[S]) -> Self {
+        let mut c = Self::default();
+        for summary in summaries {
+            let s: &TraceSummary = summary.borrow();
+            let (low, high) = s.id.halves();
+            c.id_high.push(high);
+            c.id_low.push(low);
+            c.start.push(s.start_time.unwrap_or(f64::NAN));
+            c.duration.push(s.duration.unwrap_or(f64::NAN));
+            c.response_time.push(s.response_time.unwrap_or(f64::NAN));
+            c.has_fault.push(s.has_fault);
+            c.has_error.push(s.has_error);
+            c.has_throttle.push(s.has_throttle);
+            c.is_partial.push(s.is_partial);
+            c.http_status.push(s.http.status.unwrap_or(0));
+            c.service
+                .push(s.entry_point.map(|i| s.service_ids[i].name.clone()));
+            c.url.push(s.http.url.clone());
+            c.method.push(s.http.method.clone());
+        }
+        c
+    }
+}
+
 /// One row per segment, real or inferred, of every trace (the service graph's nodes, §5.2).
 #[derive(Debug, Default)]
 pub struct ServiceColumns {
@@ -226,6 +257,7 @@ impl ServiceColumns {
     pub fn of<T: Borrow<Trace> + Sync>(traces: &[T]) -> Self {
         let per_trace = rows(traces, |trace| {
             let root = trace.root();
+            let services = Services::of(trace);
             trace
                 .segments()
                 .iter()
@@ -234,7 +266,7 @@ impl ServiceColumns {
                     let (SegmentRef::Real(i) | SegmentRef::Inferred(i)) = s;
                     let e = &trace.entities()[i as usize];
                     ServiceRow {
-                        service: summary::service_id(trace, s),
+                        service: services.ids[services.of[pos]].clone(),
                         root: root == Some(pos),
                         flags: e.flags,
                         status: summary::http_status(trace, e).unwrap_or(0),
@@ -279,8 +311,24 @@ impl AnnotationColumn {
     /// The values of annotation `key` in `traces`.
     #[must_use]
     pub fn of<T: Borrow<Trace> + Sync>(traces: &[T], key: &str) -> Self {
+        Self::from_values(rows(traces, |trace| annotation_values(trace, key)))
+    }
+
+    /// The values of annotation `key` in summaries made already (an analysis keeps them).
+    #[must_use]
+    pub fn from_summaries<S: Borrow<TraceSummary>>(summaries: &[S], key: &str) -> Self {
+        Self::from_values(summaries.iter().map(|s| {
+            let annotations = &s.borrow().annotations;
+            annotations
+                .iter()
+                .find(|(name, _)| name == key)
+                .map(|(_, values)| values.iter().map(|(value, _)| value.clone()).collect())
+                .unwrap_or_default()
+        }))
+    }
+
+    fn from_values(per_trace: impl IntoIterator<Item = Vec<AnnotationValue>>) -> Self {
         let mut c = Self::default();
-        let per_trace = rows(traces, |trace| annotation_values(trace, key));
         for (t, values) in per_trace.into_iter().enumerate() {
             for value in values {
                 c.trace.push(u32::try_from(t).unwrap_or(u32::MAX));
@@ -358,39 +406,6 @@ pub fn write_service_ids(ids: &[ServiceId], out: &mut Vec<u8>) {
     out.push(b']');
 }
 
-/// The root's `http` as [`summary::TraceSummary`] reads it: `request.url`, `request.method`
-/// and `response.status` (an integer, or a string holding one); the last of repeated members.
-fn read_http(trace: &Trace, e: &Entity) -> summary::Http {
-    let mut http = summary::Http::default();
-    let Some(span) = e.http else { return http };
-    for (key, value) in members(trace.text_of(e, span)) {
-        match &*key {
-            "request" => {
-                for (key, value) in members(value.as_raw_str().as_bytes()) {
-                    match &*key {
-                        "url" => http.url = value.as_str().map(str::to_owned),
-                        "method" => http.method = value.as_str().map(str::to_owned),
-                        _ => {}
-                    }
-                }
-            }
-            "response" => {
-                for (key, value) in members(value.as_raw_str().as_bytes()) {
-                    if &*key == "status" {
-                        http.status = match value.get_type() {
-                            JsonType::Number => value.as_raw_str().trim_ascii().parse().ok(),
-                            JsonType::String => value.as_str().and_then(|s| s.parse().ok()),
-                            _ => None,
-                        };
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    http
-}
-
 /// The values of annotation `key` in `trace`, in the order its summary lists them; empty when
 /// the trace has none or `key` is not among the first [`MAX_ANNOTATION_KEYS`] keys. Walks as
 /// [`summary::TraceSummary::of`] does (segments in order, each tree depth first), but decodes
@@ -448,21 +463,6 @@ fn annotation_value(value: &LazyValue<'_>) -> Option<AnnotationValue> {
         },
         _ => return None,
     })
-}
-
-/// The members of the JSON object `raw` (validated when its document was parsed); nothing for
-/// any other value.
-fn members(raw: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, LazyValue<'_>)> {
-    let is_object = raw.first() == Some(&b'{');
-    sonic_rs::to_object_iter(if is_object { raw } else { &b"{}"[..] }).flatten()
-}
-
-/// A raw JSON string (quotes included) → its text.
-fn decode(raw: &[u8]) -> String {
-    if raw.len() >= 2 && !raw.contains(&b'\\') {
-        return String::from_utf8_lossy(&raw[1..raw.len() - 1]).into_owned();
-    }
-    sonic_rs::from_slice::<String>(raw).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -143,6 +143,8 @@ pub struct Entity {
     pub aws: Option<Span>,
     /// The raw `annotations` object, read by trace summaries.
     pub annotations: Option<Span>,
+    /// The raw `links` array, read by the service graph's link edges.
+    pub links: Option<Span>,
     /// The raw `origin`, `user` and `resource_arn` strings (quotes included), read by trace
     /// summaries and the service graph: kept so they never rescan the whole object.
     pub origin: Option<Span>,
@@ -521,6 +523,7 @@ struct Fields<'a> {
     http: Option<Span>,
     cause: Option<Span>,
     annotations: Option<Span>,
+    links: Option<Span>,
     origin: Option<Span>,
     user: Option<Span>,
     resource_arn: Option<Span>,
@@ -856,6 +859,9 @@ impl<'a> Walker<'a> {
                 if value.get_type() != expected {
                     return Err(wrong_type(name));
                 }
+                if matches!(which, Member::Links) {
+                    fields.links = Some(span);
+                }
             }
         }
         Ok(())
@@ -972,6 +978,7 @@ impl<'a> Walker<'a> {
                 .as_ref()
                 .map(|v| span_in(self.text, raw_str(v).as_bytes())),
             annotations: f.annotations,
+            links: f.links,
             origin: f.origin,
             user: f.user,
             resource_arn: f.resource_arn,

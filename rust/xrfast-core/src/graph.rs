@@ -9,6 +9,8 @@
 //!
 //! Nodes are the segments' [`crate::summary::Services`] (spec §5.2). JSON is written here, in botocore's
 //! member order: `GetServiceGraph`, `GetTraceGraph` and `GetTimeSeriesServiceStatistics`.
+//! Link edges (`EdgeType: "link"`, SQS → consumers of linked traces) are joined across traces
+//! in `links` (docs/links.md); time series and percentiles cover call edges only.
 //!
 //! ```
 //! use xrfast_core::assemble::assemble_all;
@@ -34,6 +36,10 @@ use sketches_ddsketch::{Config, DDSketch};
 use crate::document::{Flags, Kind};
 use crate::summary::{http_status, write_double, write_str, ServiceId, Services, TraceSummary};
 use crate::trace::{SegmentRef, Trace};
+
+mod links;
+
+pub use links::{LinkCounters, LinkEdge, DEFAULT_MAX_PENDING_LINKS};
 
 /// The `Period`s `GetTimeSeriesServiceStatistics` accepts, in seconds (spec §10 Q16).
 pub const PERIODS: [u32; 3] = [60, 300, 3600];
@@ -386,12 +392,7 @@ impl Samples {
     }
 
     fn write_times(&self, out: &mut Vec<u8>) {
-        for (key, value) in [("StartTime", self.start), ("EndTime", self.end)] {
-            if value.is_finite() {
-                let _ = write!(out, ",\"{key}\":");
-                write_double(out, value);
-            }
-        }
+        write_times(out, self.start, self.end);
     }
 }
 
@@ -428,6 +429,8 @@ pub type EdgeKey = (ServiceId, ServiceId);
 pub struct ServiceGraph {
     nodes: FxHashMap<ServiceId, Node>,
     edges: FxHashMap<EdgeKey, Samples>,
+    /// Link edges, and the links waiting for their other side.
+    links: links::Links,
     traces: u64,
 }
 
@@ -454,12 +457,37 @@ impl ServiceGraph {
         Self::default()
     }
 
+    /// An empty graph that keeps at most `max` link entries waiting for their other side
+    /// (producers plus consumers; [`DEFAULT_MAX_PENDING_LINKS`] for [`ServiceGraph::new`]).
+    #[must_use]
+    pub fn with_max_pending_links(max: usize) -> Self {
+        let mut graph = Self::default();
+        graph.links.max_pending = max;
+        graph
+    }
+
+    /// The bound on link entries waiting for their other side.
+    #[must_use]
+    pub fn max_pending_links(&self) -> usize {
+        self.links.max_pending
+    }
+
     /// The graph of `traces`; slices of 64 traces or more are split across threads and the
     /// partial graphs merged (the result does not depend on it).
     #[must_use]
     pub fn from_traces<T: Borrow<Trace> + Sync>(traces: &[T]) -> Self {
+        Self::from_traces_bounded(traces, DEFAULT_MAX_PENDING_LINKS)
+    }
+
+    /// [`ServiceGraph::from_traces`] with at most `max_pending_links` link entries waiting.
+    #[must_use]
+    pub fn from_traces_bounded<T: Borrow<Trace> + Sync>(
+        traces: &[T],
+        max_pending_links: usize,
+    ) -> Self {
+        let new = || Self::with_max_pending_links(max_pending_links);
         if traces.len() < PARALLEL_MIN_TRACES {
-            let mut graph = Self::new();
+            let mut graph = new();
             for trace in traces {
                 graph.add(trace.borrow());
             }
@@ -467,11 +495,11 @@ impl ServiceGraph {
         }
         traces
             .par_iter()
-            .fold(Self::new, |mut graph, trace| {
+            .fold(new, |mut graph, trace| {
                 graph.add(trace.borrow());
                 graph
             })
-            .reduce(Self::new, |mut a, b| {
+            .reduce(new, |mut a, b| {
                 a.merge(&b);
                 a
             })
@@ -482,11 +510,20 @@ impl ServiceGraph {
     /// threads in chunks of at least 64 traces; the summaries are in the order of `traces`.
     #[must_use]
     pub fn with_summaries<T: Borrow<Trace> + Sync>(traces: &[T]) -> (Self, Vec<TraceSummary>) {
+        Self::with_summaries_bounded(traces, DEFAULT_MAX_PENDING_LINKS)
+    }
+
+    /// [`ServiceGraph::with_summaries`] with at most `max_pending_links` link entries waiting.
+    #[must_use]
+    pub fn with_summaries_bounded<T: Borrow<Trace> + Sync>(
+        traces: &[T],
+        max_pending_links: usize,
+    ) -> (Self, Vec<TraceSummary>) {
         let chunk = PARALLEL_MIN_TRACES.max(traces.len() / (4 * rayon::current_num_threads()));
         let parts: Vec<(Self, Vec<TraceSummary>)> = traces
             .par_chunks(chunk)
             .map(|chunk| {
-                let mut graph = Self::new();
+                let mut graph = Self::with_max_pending_links(max_pending_links);
                 let summaries = chunk
                     .iter()
                     .map(|trace| {
@@ -499,7 +536,7 @@ impl ServiceGraph {
                 (graph, summaries)
             })
             .collect();
-        let mut graph = Self::new();
+        let mut graph = Self::with_max_pending_links(max_pending_links);
         let mut summaries = Vec::with_capacity(traces.len());
         for (part, part_summaries) in parts {
             graph.merge(&part);
@@ -536,7 +573,22 @@ impl ServiceGraph {
         edges
     }
 
-    /// Adds everything `other` holds.
+    /// The link edges (`EdgeType: "link"`), by producer's node then consumer's node.
+    #[must_use]
+    pub fn link_edges(&self) -> Vec<(&EdgeKey, &LinkEdge)> {
+        let mut edges: Vec<_> = self.links.edges.iter().collect();
+        edges.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        edges
+    }
+
+    /// Links still waiting for their other side, and those dropped or unreadable.
+    #[must_use]
+    pub fn link_counters(&self) -> LinkCounters {
+        self.links.counters()
+    }
+
+    /// Adds everything `other` holds; links whose producer and consumer were in different
+    /// graphs resolve now. The bound on pending links stays this graph's.
     pub fn merge(&mut self, other: &Self) {
         self.traces += other.traces;
         for (key, node) in &other.nodes {
@@ -555,6 +607,7 @@ impl ServiceGraph {
                 }
             }
         }
+        self.links.merge(&other.links);
     }
 
     /// Adds the nodes and edges of one trace (spec §5.2, §5.3).
@@ -584,6 +637,10 @@ impl ServiceGraph {
             let node = entry(&mut self.nodes, keys(pos));
             node.active |= !inferred;
             node.samples.add(e.start, e.end, || outcome(i));
+            if links::is_producer(trace, segment) {
+                self.links
+                    .add_producer(trace.id(), e.id, keys(pos), e.start);
+            }
             if trace.root() == Some(pos) {
                 node.root = true;
                 if e.end.is_some() {
@@ -600,6 +657,10 @@ impl ServiceGraph {
             let sample = &entities[call.sample as usize];
             entry(&mut self.edges, &edge).add(sample.start, sample.end, || outcome(call.sample));
         }
+        if trace.has_links() {
+            self.links.add_consumers(trace, services, &mut outcome);
+        }
+        self.links.bound();
     }
 
     /// Appends the `GetServiceGraph` response: `{"StartTime", "EndTime", "Services",
@@ -645,10 +706,15 @@ impl ServiceGraph {
             .enumerate()
             .map(|(n, (k, _))| (*k, n))
             .collect();
-        let mut outgoing: Vec<Vec<(usize, &Samples)>> = vec![Vec::new(); nodes.len()];
+        let mut outgoing: Vec<Vec<(usize, EdgeRef<'_>)>> = vec![Vec::new(); nodes.len()];
         for ((from, to), edge) in &self.edges {
             if let (Some(&from), Some(&to)) = (reference.get(from), reference.get(to)) {
-                outgoing[from].push((to, edge));
+                outgoing[from].push((to, EdgeRef::Call(edge)));
+            }
+        }
+        for ((from, to), edge) in &self.links.edges {
+            if let (Some(&from), Some(&to)) = (reference.get(from), reference.get(to)) {
+                outgoing[from].push((to, EdgeRef::Link(edge)));
             }
         }
         out.push(b'[');
@@ -657,7 +723,8 @@ impl ServiceGraph {
                 out.push(b',');
             }
             let edges = &mut outgoing[n];
-            edges.sort_unstable_by_key(|(to, _)| *to);
+            // A call edge before a link edge to the same node.
+            edges.sort_unstable_by_key(|(to, edge)| (*to, matches!(edge, EdgeRef::Link(_))));
             write_node(out, n, key, node, edges);
         }
         out.push(b']');
@@ -926,13 +993,30 @@ fn write_latency_members(out: &mut Vec<u8>, latency: &Latency) {
     out.extend_from_slice(&json[1..]);
 }
 
+/// Appends `,"StartTime":…,"EndTime":…`, leaving out a time not known.
+fn write_times(out: &mut Vec<u8>, start: f64, end: f64) {
+    for (key, value) in [("StartTime", start), ("EndTime", end)] {
+        if value.is_finite() {
+            let _ = write!(out, ",\"{key}\":");
+            write_double(out, value);
+        }
+    }
+}
+
+/// An edge of a node's `Edges`: a call, or a link.
+#[derive(Clone, Copy)]
+enum EdgeRef<'g> {
+    Call(&'g Samples),
+    Link(&'g LinkEdge),
+}
+
 /// Writes one `Service`, members in botocore's order.
 fn write_node(
     out: &mut Vec<u8>,
     reference: usize,
     key: &ServiceId,
     node: &Node,
-    edges: &[(usize, &Samples)],
+    edges: &[(usize, EdgeRef<'_>)],
 ) {
     let client = is_client_only(node);
     let _ = write!(out, "{{\"ReferenceId\":{reference},\"Name\":");
@@ -957,8 +1041,12 @@ fn write_node(
         // A client node has no requests of its own: its times are those of its edges.
         let mut span = Samples::default();
         for (_, edge) in edges {
-            span.start = span.start.min(edge.start);
-            span.end = span.end.max(edge.end);
+            let (start, end) = match edge {
+                EdgeRef::Call(edge) => (edge.start, edge.end),
+                EdgeRef::Link(edge) => (edge.start, edge.end),
+            };
+            span.start = span.start.min(start);
+            span.end = span.end.max(end);
         }
         span.write_times(out);
     } else {
@@ -970,12 +1058,28 @@ fn write_node(
             out.push(b',');
         }
         let _ = write!(out, "{{\"ReferenceId\":{to}");
-        edge.write_times(out);
-        out.extend_from_slice(b",\"SummaryStatistics\":");
-        edge.statistics.write_json(out);
-        out.extend_from_slice(b",\"ResponseTimeHistogram\":");
-        edge.response_times.write_json(out);
-        out.extend_from_slice(b",\"Aliases\":[]}");
+        match edge {
+            EdgeRef::Call(edge) => {
+                edge.write_times(out);
+                out.extend_from_slice(b",\"SummaryStatistics\":");
+                edge.statistics.write_json(out);
+                out.extend_from_slice(b",\"ResponseTimeHistogram\":");
+                edge.response_times.write_json(out);
+                out.extend_from_slice(b",\"Aliases\":[]}");
+            }
+            EdgeRef::Link(edge) => {
+                // botocore: `ResponseTimeHistogram` is for synchronous edges only, and
+                // `ReceivedEventAgeHistogram` only when `EdgeType` is `link`.
+                write_times(out, edge.start, edge.end);
+                out.extend_from_slice(b",\"SummaryStatistics\":");
+                edge.statistics.write_json(out);
+                out.extend_from_slice(
+                    b",\"Aliases\":[],\"EdgeType\":\"link\",\"ReceivedEventAgeHistogram\":",
+                );
+                edge.ages.write_json(out);
+                out.push(b'}');
+            }
+        }
     }
     out.push(b']');
     if !client {

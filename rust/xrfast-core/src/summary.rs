@@ -1109,7 +1109,7 @@ fn push_some_unique(values: &mut Vec<String>, value: Option<String>) {
 
 /// The members of the JSON object `raw` (already validated when its document was parsed);
 /// nothing for any other value.
-fn members(raw: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, LazyValue<'_>)> {
+pub(crate) fn members(raw: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, LazyValue<'_>)> {
     let is_object = raw.first() == Some(&b'{');
     sonic_rs::to_object_iter(if is_object { raw } else { &b"{}"[..] }).flatten()
 }

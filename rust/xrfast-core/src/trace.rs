@@ -48,6 +48,8 @@ pub struct Shape {
     root: Option<usize>,
     partial: bool,
     duration: f64,
+    /// Some entity has a `links` member (the service graph reads links only then).
+    links: bool,
 }
 
 /// Per-entity columns for numpy: one row per segment, inferred segment and reachable subsegment.
@@ -125,9 +127,10 @@ impl Shape {
             .filter_map(|e| e.parent.map(|p| p.0))
             .collect();
         let mut segments = Vec::new();
-        let mut partial = false;
+        let (mut partial, mut links) = (false, false);
         for (i, e) in entities.iter().enumerate() {
             partial |= e.in_progress() || !reachable[i];
+            links |= e.links.is_some();
             match e.kind {
                 Kind::Segment => segments.push(SegmentRef::Real(i as u32)),
                 Kind::Subsegment if reachable[i] && !called.contains(&e.id.0) => {
@@ -183,6 +186,7 @@ impl Shape {
             root,
             partial,
             duration,
+            links,
         }
     }
 
@@ -237,6 +241,12 @@ impl Trace {
     #[must_use]
     pub fn is_partial(&self) -> bool {
         self.shape.partial
+    }
+
+    /// Some entity of the trace has a `links` member.
+    #[must_use]
+    pub fn has_links(&self) -> bool {
+        self.shape.links
     }
 
     /// Documents were dropped because the trace reached a size limit.

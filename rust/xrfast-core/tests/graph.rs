@@ -516,6 +516,72 @@ fn workload(seed: u64, count: u64) -> Vec<String> {
     docs
 }
 
+/// [`workload`] plus SQS producers and their consumers in other traces (`EdgeType: "link"`):
+/// each producer trace sends to one of two queues, and up to three consumer traces (of two
+/// Lambda functions, some failed, some in progress) link to it; some links name a send that
+/// never arrives.
+fn linked_workload(seed: u64, count: u64) -> Vec<String> {
+    let mut docs = workload(seed, count);
+    let mut state = seed ^ 0x5eed_11a2;
+    let mut next = |bound: u64| {
+        state = xrfast_core::ids::splitmix64(state);
+        state % bound
+    };
+    for n in 0..=(count / 2) {
+        let t = 10_000 + n;
+        let at = 1_000.0 + next(100_000) as f64 / 100.0;
+        let sqs_call = t * 100 + 7;
+        let queue = format!(
+            r#","namespace":"aws","aws":{{"operation":"SendMessageBatch","queue_url":"https://sqs.us-east-1.amazonaws.com/1/q{}"}}"#,
+            next(2)
+        );
+        docs.push(seg(
+            t,
+            t * 100 + 1,
+            &format!("producer{}", next(2)),
+            at - 0.01,
+            Some(at + 0.05),
+            &format!(
+                r#","subsegments":[{}]"#,
+                sub(sqs_call, "SQS", at, at + 0.02, &queue)
+            ),
+        ));
+        for c in 0..next(4) {
+            let ct = 20_000 + n * 10 + c;
+            let start = at + next(3000) as f64 / 1000.0;
+            let end = (next(6) != 0).then(|| start + next(500) as f64 / 1000.0);
+            let mut links = vec![format!(
+                r#"{{"trace_id":"{}","id":"{sqs_call:016x}"}}"#,
+                trace_id(t)
+            )];
+            if next(4) == 0 {
+                links.push(format!(
+                    r#"{{"trace_id":"{}","id":"{:016x}"}}"#,
+                    trace_id(t + 5_000),
+                    sqs_call + 1
+                ));
+            }
+            let flags = match next(5) {
+                0 => r#","fault":true"#,
+                1 => r#","error":true"#,
+                _ => "",
+            };
+            docs.push(seg(
+                ct,
+                ct * 100 + 1,
+                &format!("worker{}", next(2)),
+                start,
+                end,
+                &format!(
+                    r#","origin":"AWS::Lambda","links":[{}]{flags}"#,
+                    links.join(",")
+                ),
+            ));
+        }
+    }
+    docs
+}
+
 fn json_of(graph: &ServiceGraph) -> (Value, Value, Value) {
     let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
     graph.write_service_graph(&mut a, None);
@@ -529,12 +595,13 @@ proptest! {
 
     /// Any split of the traces, merged in any grouping and order, gives exactly the graph of one
     /// pass over all of them: statistics, histograms, times, sums (kept in nanoseconds) and
-    /// sketch quantiles (bins never collapse at these values, so merging sketches is exact).
+    /// sketch quantiles (bins never collapse at these values, so merging sketches is exact),
+    /// and link edges whose producer and consumer traces fell in different parts.
     #[test]
     fn merge_is_associative_commutative_and_equals_one_pass(
         seed in any::<u64>(), count in 1u64..40, cut1 in 0usize..100, cut2 in 0usize..100,
     ) {
-        let all = traces(&workload(seed, count));
+        let all = traces(&linked_workload(seed, count));
         let (i, j) = {
             let (a, b) = (cut1 % (all.len() + 1), cut2 % (all.len() + 1));
             (a.min(b), a.max(b))
@@ -560,6 +627,11 @@ proptest! {
         prop_assert_eq!(&json_of(&right_first), &expected);
         prop_assert_eq!(&json_of(&reversed), &expected);
         prop_assert_eq!(whole.trace_count(), all.len() as u64);
+        // Links whose sides fell in different parts resolved in the merge.
+        for merged in [&left, &right_first, &reversed] {
+            prop_assert_eq!(merged.link_counters(), whole.link_counters());
+            prop_assert_eq!(merged.link_edges().len(), whole.link_edges().len());
+        }
     }
 
     /// Whatever the bytes, the graph of what they assemble to is valid JSON.
@@ -574,13 +646,18 @@ proptest! {
 
 #[test]
 fn parallel_and_sequential_builds_agree() {
-    let all = traces(&workload(7, 300));
+    let all = traces(&linked_workload(7, 300));
     let parallel = ServiceGraph::from_traces(&all);
     let mut sequential = ServiceGraph::new();
     for trace in &all {
         sequential.add(trace);
     }
     assert_eq!(json_of(&parallel), json_of(&sequential));
+    assert_eq!(parallel.link_counters(), sequential.link_counters());
+    assert!(
+        parallel.link_edges().len() >= 4,
+        "both queues reach both workers"
+    );
     // Totals: every completed root segment is one client-edge request.
     let complete_roots = all
         .iter()

@@ -75,9 +75,18 @@ impl PyAnalysis {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn new(window: Window, keep_traces: bool, filter: Option<Arc<Filter>>) -> Self {
+    fn new(
+        window: Window,
+        keep_traces: bool,
+        filter: Option<Arc<Filter>>,
+        max_pending_links: usize,
+    ) -> Self {
+        let state = State {
+            graph: ServiceGraph::with_max_pending_links(max_pending_links),
+            ..State::default()
+        };
         Self {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             window,
             keep_traces,
             filter,
@@ -102,6 +111,7 @@ impl PyAnalysis {
 
     fn extend(&self, py: Python<'_>, traces: &[Arc<Trace>]) {
         let mut traces = in_window(traces, self.window);
+        let max_pending_links = self.lock().graph.max_pending_links();
         // Kept traces get their summaries now, from the same reading of each trace as the graph.
         let (graph, summaries) = py.detach(|| {
             if let Some(filter) = &self.filter {
@@ -109,9 +119,12 @@ impl PyAnalysis {
                 traces = chosen.into_iter().map(|i| Arc::clone(&traces[i])).collect();
             }
             if self.keep_traces {
-                ServiceGraph::with_summaries(&traces)
+                ServiceGraph::with_summaries_bounded(&traces, max_pending_links)
             } else {
-                (ServiceGraph::from_traces(&traces), Vec::new())
+                (
+                    ServiceGraph::from_traces_bounded(&traces, max_pending_links),
+                    Vec::new(),
+                )
             }
         });
         let mut state = self.lock();
@@ -180,7 +193,13 @@ impl PyAnalysis {
             (Some(a), Some(b)) if a.expr() == b.expr() => Some(Arc::clone(a)),
             _ => None,
         };
-        let merged = PyAnalysis::new(window, self.keep_traces && other.keep_traces, filter);
+        let max_pending_links = self.lock().graph.max_pending_links();
+        let merged = PyAnalysis::new(
+            window,
+            self.keep_traces && other.keep_traces,
+            filter,
+            max_pending_links,
+        );
         {
             let mine = self.lock();
             // `a.merge(a)` must not lock the same state twice.
@@ -251,6 +270,19 @@ impl PyAnalysis {
         out.extend(self.summaries_bytes(py, "summaries_json()")?);
         out.push(b'}');
         Ok(PyBytes::new(py, &out))
+    }
+
+    /// ``TraceSet.summary_columns()`` of the analysed traces, from the summaries the analysis
+    /// made with its graph (no document is read again).
+    fn summary_columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let summaries = self.with_traces("summary_columns()")?.summaries.clone();
+        crate::columns::summary_columns_of_summaries(py, &summaries)
+    }
+
+    /// ``TraceSet.annotation_column(key)`` of the analysed traces, from their summaries.
+    fn annotation_column<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyDict>> {
+        let summaries = self.with_traces("annotation_column()")?.summaries.clone();
+        crate::columns::annotation_column_of_summaries(py, &summaries, key)
     }
 
     /// The path report over the analysed traces (the same as ``TraceSet.paths``).
@@ -371,6 +403,18 @@ impl PyAnalysis {
         loads(py, &out)
     }
 
+    /// Links waiting for their other side, and those dropped or unreadable.
+    #[getter]
+    fn link_counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let counters = self.lock().graph.link_counters();
+        let dict = PyDict::new(py);
+        dict.set_item("pending_producers", counters.pending_producers)?;
+        dict.set_item("pending_consumers", counters.pending_consumers)?;
+        dict.set_item("dropped", counters.dropped)?;
+        dict.set_item("invalid", counters.invalid)?;
+        Ok(dict)
+    }
+
     /// Whether the traces are kept.
     #[getter]
     fn keep_traces(&self) -> bool {
@@ -409,6 +453,7 @@ impl PyAnalysis {
     max_depth = 64,
     max_json_depth = 512,
     max_input_bytes = xrfast_core::assemble::DEFAULT_MAX_INPUT_BYTES,
+    max_pending_links = 100_000, // xrfast_core::graph::DEFAULT_MAX_PENDING_LINKS
 ))]
 #[allow(clippy::too_many_arguments)] // keyword-only options, each documented in _core.pyi
 pub fn analyze(
@@ -426,6 +471,7 @@ pub fn analyze(
     max_depth: usize,
     max_json_depth: usize,
     max_input_bytes: usize,
+    max_pending_links: usize,
 ) -> PyResult<PyAnalysis> {
     let window = match (start, end) {
         (None, None) => None,
@@ -458,7 +504,7 @@ pub fn analyze(
             )));
         }),
     };
-    let analysis = PyAnalysis::new(window, keep_traces, filter);
+    let analysis = PyAnalysis::new(window, keep_traces, filter, max_pending_links);
     if let Ok(set) = source.cast::<PyTraceSet>() {
         let set = set.get();
         analysis.extend(py, &set.traces);

@@ -9,7 +9,7 @@ use pyo3::types::PyDict;
 use xrfast_core::columns::{
     write_service_ids, AnnotationColumn, PathColumn, ServiceColumns, SummaryColumns,
 };
-use xrfast_core::Trace;
+use xrfast_core::{Trace, TraceSummary};
 
 use crate::traces::loads;
 
@@ -19,6 +19,19 @@ pub fn summary_columns<'py>(
     traces: &[Arc<Trace>],
 ) -> PyResult<Bound<'py, PyDict>> {
     let c = py.detach(|| SummaryColumns::of(traces));
+    summary_columns_dict(py, c)
+}
+
+/// `Analysis.summary_columns()`: from the summaries the analysis made with its graph.
+pub fn summary_columns_of_summaries<'py>(
+    py: Python<'py>,
+    summaries: &[Arc<TraceSummary>],
+) -> PyResult<Bound<'py, PyDict>> {
+    let c = py.detach(|| SummaryColumns::from_summaries(summaries));
+    summary_columns_dict(py, c)
+}
+
+fn summary_columns_dict(py: Python<'_>, c: SummaryColumns) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("id_high", c.id_high.into_pyarray(py))?;
     d.set_item("id_low", c.id_low.into_pyarray(py))?;
@@ -72,6 +85,20 @@ pub fn annotation_column<'py>(
     key: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
     let c = py.detach(|| AnnotationColumn::of(traces, key));
+    annotation_column_dict(py, c)
+}
+
+/// `Analysis.annotation_column(key)`: from the summaries the analysis made with its graph.
+pub fn annotation_column_of_summaries<'py>(
+    py: Python<'py>,
+    summaries: &[Arc<TraceSummary>],
+    key: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let c = py.detach(|| AnnotationColumn::from_summaries(summaries, key));
+    annotation_column_dict(py, c)
+}
+
+fn annotation_column_dict(py: Python<'_>, c: AnnotationColumn) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("trace", c.trace.into_pyarray(py))?;
     d.set_item("kind", c.kind.into_pyarray(py))?;
