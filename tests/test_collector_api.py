@@ -211,6 +211,12 @@ def test_errors_have_the_shapes_botocore_expects(collector: Collector) -> None:
         collector, "/TraceSummaries", {"StartTime": 0, "EndTime": 1, "NextToken": "zz"}
     )
     assert (status, body["__type"]) == (400, "InvalidRequestException")
+    # ISO 8601 times are accepted too (spec §10 Q25); nonsense is not.
+    iso = {"StartTime": "1970-01-01T00:00:00Z", "EndTime": "2096-01-01T00:00:00"}
+    assert post(collector, "/TraceSummaries", iso)[0] == 200
+    status, _, body = post(collector, "/TraceSummaries", {"StartTime": "soon", "EndTime": 1})
+    assert (status, body["__type"]) == (400, "InvalidRequestException")
+    assert "ISO 8601" in body["message"]
     status, _, body = post(collector, "/NoSuchOperation", {})
     assert (status, body["__type"]) == (404, "UnknownOperationException")
     status, _, body = post(collector, "/TraceSegments", b"x" * (2 << 20))

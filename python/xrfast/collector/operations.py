@@ -15,6 +15,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -65,10 +66,23 @@ def _time(body: dict[str, Any], name: str, *, required: bool = True) -> float | 
     try:
         number = float(value)
     except ValueError:
-        raise RequestError(f"{name} must be a timestamp in epoch seconds, not {value!r}") from None
+        number = _iso_time(value, name)
     if not math.isfinite(number):
         raise RequestError(f"{name} must be a finite timestamp")
     return number
+
+
+def _iso_time(value: str, name: str) -> float:
+    """An ISO-8601 timestamp (spec §10 Q25: accepted leniently; UTC when it has no offset)."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise RequestError(
+            f"{name} must be a timestamp in epoch seconds (or ISO 8601), not {value!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 def _window(body: dict[str, Any]) -> tuple[float, float]:
