@@ -194,3 +194,9 @@ def table(report: dict[str, Any]) -> Table:
             "✓" if r["correct"] else "✗",
         )
     return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    run(quick="--quick" in sys.argv, console=Console())

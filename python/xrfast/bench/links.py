@@ -211,3 +211,9 @@ def table(report: dict[str, Any]) -> Table:
         seconds = report[f"{job}_seconds"]
         result.add_row(job, f"{seconds:.4f}", f"{seconds / base:.2f}" if base > 0 else "-")
     return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    run(quick="--quick" in sys.argv, console=Console())

@@ -196,3 +196,9 @@ def run(*, quick: bool, console: Console) -> dict[str, Any]:
             f"decisions match the SDK: {agreed}"
         )
     return report
+
+
+if __name__ == "__main__":
+    import sys
+
+    run(quick="--quick" in sys.argv, console=Console())
