@@ -860,7 +860,7 @@ class Filter(Policy):
     ``xrfast.compile_filter(expression).select(traces)``; the expression is compiled once, here.
 
     Raises:
-        ValueError: an empty expression, or filter expressions are not available in this build.
+        ValueError: an empty expression.
         xrfast.FilterExpressionError: the expression does not compile (a ``ValueError``).
     """
 
@@ -872,11 +872,8 @@ class Filter(Policy):
     def __post_init__(self) -> None:
         if not self.expression.strip():
             raise ValueError("expression must be a non-empty filter expression")
-        import xrfast
+        from xrfast import compile_filter
 
-        compile_filter = getattr(xrfast, "compile_filter", None)
-        if compile_filter is None:
-            raise ValueError("filter expressions are not available in this build of xrfast")
         # Compiled now, so a bad expression is reported where the policy is made (a
         # FilterExpressionError, which is a ValueError, naming the position).
         self._compiled = compile_filter(self.expression)
@@ -893,7 +890,12 @@ class Filter(Policy):
         return Decision(mask)
 
     def decide_one(self, summary: Mapping[str, Any], now: float) -> tuple[bool, bool]:
-        raise NotImplementedError("the filter policy has no per-summary reference")
+        # A filter reads the trace itself (its entities, calls, root causes), which a summary
+        # dict does not hold: the reference cannot decide it, by design.
+        raise TypeError(
+            "the filter policy decides on traces, not on summary dicts: it has no per-summary "
+            "reference (its oracle is Filter.matches)"
+        )
 
 
 #: Policy classes by their ``type`` name in configuration.
