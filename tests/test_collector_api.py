@@ -19,8 +19,6 @@ from botocore_shapes import assert_valid_output
 from xrfast.bench import workload
 from xrfast.collector import Collector, SettingsError, load_settings
 
-pytest.importorskip("aiohttp")
-
 HEADER = b'{"format":"json","version":1}\n'
 
 

@@ -16,11 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from xrfast.bench import workload
-
-pytest.importorskip("aiohttp")
 
 LISTENING = re.compile(r"UDP (\S+):(\d+), HTTP (http://\S+)")
 

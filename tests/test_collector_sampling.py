@@ -10,9 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-
-pytest.importorskip("aiohttp")
-
 from aws_xray_sdk.core import AWSXRayRecorder
 from aws_xray_sdk.core.sampling.sampler import DefaultSampler
 from botocore_shapes import assert_valid_output

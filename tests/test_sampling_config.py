@@ -503,7 +503,6 @@ def test_the_documented_configuration_is_valid():
     assert config.examples_k == 5
 
 
-@pytest.mark.skipif(not hasattr(xrfast, "compile_filter"), reason="filter expressions not merged")
 def test_a_filter_policy_from_the_configuration():
     traces = xrfast.read(Path(xrfast.__file__).parent / "data" / "sdk-checkout.ndjson")
     config = parse_config(

@@ -645,7 +645,6 @@ def test_policy_types_are_registered():
     ]
 
 
-@pytest.mark.skipif(not hasattr(xrfast, "compile_filter"), reason="filter expressions not merged")
 def test_filter_policy_keeps_what_the_expression_matches(traces):
     expected = np.asarray(xrfast.compile_filter("fault").select(traces), dtype=np.int64)
     mask = TailSampler([Filter(expression="fault")]).decide(traces)

@@ -334,12 +334,11 @@ def queries(traces: int, repeat: int, console: Console, *, keep: bool) -> dict[s
                     "EndTime": end,
                     "NextToken": first["NextToken"],
                 }
-            if hasattr(xrfast, "compile_filter"):
-                cases["one hour, filter responsetime > 0.5"] = {
-                    "StartTime": middle,
-                    "EndTime": middle + 3600,
-                    "FilterExpression": "responsetime > 0.5",
-                }
+            cases["one hour, filter responsetime > 0.5"] = {
+                "StartTime": middle,
+                "EndTime": middle + 3600,
+                "FilterExpression": "responsetime > 0.5",
+            }
             results = {}
             for name, body in cases.items():
                 times = []
