@@ -107,6 +107,9 @@ def test_summaries_and_summaries_json_agree_with_summary(small_workload: list[by
     many = xrfast.parse(workload.generate(workload.WorkloadConfig(traces=200, seed=3)))
     assert many.summaries() == [trace.summary() for trace in many]
     assert xrfast.parse(b"").summaries_json() == b'{"TraceSummaries":[]}'
+    assert [orjson.loads(one) for one in many.summaries_json_list()] == many.summaries()
+    assert b",".join(traces.summaries_json_list()) == traces.summaries_json()[19:-2]
+    assert xrfast.parse(b"").summaries_json_list() == []
 
 
 def test_an_analysis_keeps_the_summaries_it_made_with_the_graph() -> None:

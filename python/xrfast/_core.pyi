@@ -700,6 +700,11 @@ class TraceSet:
             UTF-8 JSON; ``TraceSummaries`` holds :meth:`summaries` in the same order.
         """
 
+    def summaries_json_list(self) -> list[bytes]:
+        """Each trace's :meth:`Trace.summary` as its own compact JSON bytes, in order (made in
+        Rust with the GIL released, in parallel for large sets): for stores that keep one
+        summary per row, without a Python dict per summary."""
+
     def paths(self, *, examples: int = 5, rare_share: float = 0.05) -> PathReportDict:
         """The traces grouped by the path they took, per entry point, with rare and truncated
         paths picked out (beyond X-Ray; docs/decisions.md, "Path analysis").

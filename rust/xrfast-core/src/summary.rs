@@ -602,6 +602,22 @@ pub fn write_summaries<T: Borrow<Trace> + Sync>(traces: &[T], out: &mut Vec<u8>)
     });
 }
 
+/// Each trace's `TraceSummary` as its own JSON document, in order (in parallel for large
+/// batches): for a store that keeps one summary per row.
+#[must_use]
+pub fn summaries_each<T: Borrow<Trace> + Sync>(traces: &[T]) -> Vec<Vec<u8>> {
+    let one = |trace: &T| {
+        let mut out = Vec::with_capacity(1024);
+        TraceSummary::of(trace.borrow()).write_json(&mut out);
+        out
+    };
+    if traces.len() >= PARALLEL_MIN_TRACES {
+        traces.par_iter().map(one).collect()
+    } else {
+        traces.iter().map(one).collect()
+    }
+}
+
 /// Appends `[summary, ...]` of summaries made already (in parallel for large lists).
 pub fn write_summary_list<S: Borrow<TraceSummary> + Sync>(summaries: &[S], out: &mut Vec<u8>) {
     write_list(summaries, out, |summary, out| {

@@ -312,6 +312,12 @@ impl PyTraceSet {
         PyBytes::new(py, &out)
     }
 
+    /// Each trace's ``TraceSummary`` as its own JSON bytes, in order.
+    fn summaries_json_list<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
+        let each = py.detach(|| summary::summaries_each(&self.traces));
+        each.iter().map(|json| PyBytes::new(py, json)).collect()
+    }
+
     /// One ``TraceSummary`` dict per trace, in order.
     fn summaries<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let out = py.detach(|| {
