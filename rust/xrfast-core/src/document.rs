@@ -139,6 +139,9 @@ pub struct Entity {
     pub cause: Option<Span>,
     /// The raw `http` value, copied into an inferred segment.
     pub http: Option<Span>,
+    /// `http.response.status`: an integer, or a string holding one (spec §10 Q23); `None`
+    /// when absent or outside botocore's `Integer`.
+    pub status: Option<i32>,
     /// The raw `aws` value, copied into an inferred segment.
     pub aws: Option<Span>,
     /// The raw `annotations` object, read by trace summaries.
@@ -521,6 +524,7 @@ struct Fields<'a> {
     namespace: Option<Namespace>,
     flags: Flags,
     http: Option<Span>,
+    status: Option<i32>,
     cause: Option<Span>,
     annotations: Option<Span>,
     links: Option<Span>,
@@ -816,11 +820,24 @@ impl<'a> Walker<'a> {
                 if value.get_type() != JsonType::Object {
                     return Err(wrong_type("an object"));
                 }
-                let traced = value
-                    .get("request")
-                    .and_then(|request| request.get("traced").and_then(|t| t.as_bool()))
-                    .unwrap_or(false);
-                fields.flags.set(Flags::TRACED, traced);
+                // One pass over `http` for what assembly needs (`request.traced`) and what every
+                // analysis reads of every entity (`response.status`), so none re-reads it.
+                for (key, member) in value
+                    .clone()
+                    .into_object_iter()
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
+                    match &*key {
+                        "request" => {
+                            let traced = member.get("traced").and_then(|t| t.as_bool());
+                            fields.flags.set(Flags::TRACED, traced.unwrap_or(false));
+                        }
+                        "response" => fields.status = member.get("status").and_then(|s| status(&s)),
+                        _ => {}
+                    }
+                }
                 fields.http = Some(span);
             }
             Member::Aws => {
@@ -973,6 +990,7 @@ impl<'a> Walker<'a> {
             name,
             cause: f.cause,
             http: f.http,
+            status: f.status,
             aws: f
                 .aws
                 .as_ref()
@@ -983,6 +1001,16 @@ impl<'a> Walker<'a> {
             user: f.user,
             resource_arn: f.resource_arn,
         })
+    }
+}
+
+/// An HTTP status: an integer, or a string holding one (spec §10 Q23: some SDKs send a
+/// string); `None` for anything else or a value outside `i32`.
+fn status(value: &LazyValue<'_>) -> Option<i32> {
+    match value.get_type() {
+        JsonType::Number => value.as_raw_str().trim_ascii().parse().ok(),
+        JsonType::String => value.as_str().and_then(|s| s.parse().ok()),
+        _ => None,
     }
 }
 

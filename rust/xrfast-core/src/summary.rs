@@ -798,25 +798,10 @@ fn intern_service(
     }
 }
 
-/// `http.response.status` of entity `e`: an integer, or a string holding one (spec §10 Q23).
-/// Read on its own (the service graph wants nothing else of `http`): no request member is
-/// decoded.
+/// `http.response.status` of entity `e` (read once, when its document was parsed).
 #[must_use]
-pub fn http_status(trace: &Trace, e: &Entity) -> Option<i64> {
-    let text = trace.text_of(e, e.http?);
-    if !may_hold(text, &[b"\"status\""]) {
-        return None;
-    }
-    status_of(&sonic_rs::get_from_slice(text, &["response", "status"]).ok()?)
-}
-
-fn status_of(value: &LazyValue<'_>) -> Option<i64> {
-    match value.get_type() {
-        JsonType::Number => value.as_raw_str().trim_ascii().parse().ok(),
-        // Spec §10 Q23: some SDKs send the status as a string.
-        JsonType::String => value.as_str().and_then(|s| s.parse().ok()),
-        _ => None,
-    }
+pub fn http_status(_trace: &Trace, e: &Entity) -> Option<i64> {
+    e.status.map(i64::from)
 }
 
 /// The node of the inferred segment of subsegment `e` (spec §5.2): an AWS resource is named
@@ -936,30 +921,24 @@ pub(crate) fn annotations(trace: &Trace, service_of: &[usize]) -> Annotations {
 /// The `http` of entity `e` (botocore's `Http` members; absent ones are `None`).
 #[must_use]
 pub fn read_http(trace: &Trace, e: &Entity) -> Http {
-    let mut http = Http::default();
+    let mut http = Http {
+        status: http_status(trace, e),
+        ..Http::default()
+    };
     let Some(span) = e.http else { return http };
     for (key, value) in members(trace.text_of(e, span)) {
-        match &*key {
-            "request" => {
-                for (key, value) in members(value.as_raw_str().as_bytes()) {
-                    let slot = match &*key {
-                        "url" => &mut http.url,
-                        "method" => &mut http.method,
-                        "user_agent" => &mut http.user_agent,
-                        "client_ip" => &mut http.client_ip,
-                        _ => continue,
-                    };
-                    *slot = value.as_str().map(str::to_owned);
-                }
-            }
-            "response" => {
-                for (key, value) in members(value.as_raw_str().as_bytes()) {
-                    if &*key == "status" {
-                        http.status = status_of(&value);
-                    }
-                }
-            }
-            _ => {}
+        if key != "request" {
+            continue;
+        }
+        for (key, value) in members(value.as_raw_str().as_bytes()) {
+            let slot = match &*key {
+                "url" => &mut http.url,
+                "method" => &mut http.method,
+                "user_agent" => &mut http.user_agent,
+                "client_ip" => &mut http.client_ip,
+                _ => continue,
+            };
+            *slot = value.as_str().map(str::to_owned);
         }
     }
     http
