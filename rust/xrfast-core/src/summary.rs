@@ -819,21 +819,17 @@ pub(crate) fn inferred_service(trace: &Trace, e: &Entity) -> ServiceId {
     }
     let (mut resource, mut account) = (None, None);
     if let Some(aws) = e.aws {
-        let wanted = match (origin, e.resource) {
-            (Some(_), AwsResource::TableName) => "table_name",
-            (Some(_), AwsResource::QueueUrl) => "queue_url",
-            (Some(_), AwsResource::FunctionName) => "function_name",
-            (Some(_), AwsResource::BucketName) => "bucket_name",
-            _ => "",
+        // The resource member, and the member names the scan below looks for (quoted).
+        let (wanted, keys): (&str, &[&[u8]]) = match (origin, e.resource) {
+            (Some(_), AwsResource::TableName) => ("table_name", &[b"\"table_name\""]),
+            (Some(_), AwsResource::QueueUrl) => ("queue_url", &[b"\"queue_url\""]),
+            (Some(_), AwsResource::FunctionName) => ("function_name", &[b"\"function_name\""]),
+            (Some(_), AwsResource::BucketName) => ("bucket_name", &[b"\"bucket_name\""]),
+            _ => ("", &[]),
         };
         let text = trace.text_of(e, aws);
-        let quoted = format!("\"{wanted}\"");
-        let keys: &[&[u8]] = if wanted.is_empty() {
-            &[b"\"account_id\""]
-        } else {
-            &[b"\"account_id\"", quoted.as_bytes()]
-        };
-        for (key, value) in members(if may_hold(text, keys) { text } else { b"{}" }) {
+        let found = may_hold(text, &[b"\"account_id\""]) || may_hold(text, keys);
+        for (key, value) in members(if found { text } else { b"{}" }) {
             if &*key == "account_id" {
                 account = account_id(&value);
             } else if !wanted.is_empty() && *key == *wanted {
