@@ -37,6 +37,8 @@ def test_a_quick_run_measures_every_job_and_writes_the_table_json_and_chart(tmp_
     assert all(r["median_seconds"] > 0 and r["documents_per_s"] > 0 for r in report["results"])
     assert "assemble/xrfast vs assemble/orjson (speed-up)" in report["ratios"]
     assert "analyze/all over assemble/xrfast (added time)" in report["ratios"]
+    pairs = report["analyze_over_assemble_pairs"]
+    assert pairs["pairs"] == len(pairs["parse_runs"]) == len(pairs["analyze_runs"]) > 0
     assert report["memory_bytes_per_buffered_segment"] > 0
     assert report["filter"]["correct"] and len(report["filter"]["cases"]) == 5
     assert all(c["xrfast_per_s"] > 0 and c["python_per_s"] > 0 for c in report["filter"]["cases"])

@@ -329,6 +329,30 @@ def run_stages(corpus: Corpus, repeat: int, *, memory: bool, console: Console) -
     return results
 
 
+def paired_overhead(corpus: Corpus, pairs: int) -> dict[str, Any]:
+    """What ``xrfast.analyze`` adds to ``xrfast.parse`` on the same bytes, timed in alternating
+    pairs: a shared machine's speed drifts between jobs timed apart, much less between the two
+    runs of one pair. The figure is the median of the pairs' ratios, minus one."""
+    ratios_, parse_runs, analyze_runs = [], [], []
+    for _ in range(pairs):
+        timed = []
+        for run in (lambda: xrfast.parse(corpus.ndjson), lambda: xrfast.analyze(corpus.ndjson)):
+            output = None
+            start = time.perf_counter()
+            output = run()
+            timed.append(time.perf_counter() - start)
+            del output
+        parse_runs.append(timed[0])
+        analyze_runs.append(timed[1])
+        ratios_.append(timed[1] / timed[0])
+    return {
+        "pairs": pairs,
+        "added_time": statistics.median(ratios_) - 1,
+        "parse_runs": parse_runs,
+        "analyze_runs": analyze_runs,
+    }
+
+
 def scaling(
     config: workload.WorkloadConfig, repeat: int, console: Console
 ) -> dict[str, list[dict[str, float]]]:
@@ -637,6 +661,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             for r in results
         ],
         "ratios": ratios(results),
+        "analyze_over_assemble_pairs": paired_overhead(corpus, 3 * args.repeat),
         "memory_bytes_per_buffered_segment": _memory_per_segment(corpus),
     }
     report["filter"] = filter_bench.run(quick=args.quick, console=console)
@@ -650,6 +675,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
     console.print(table(results))
     for name, value in report["ratios"].items():
         console.print(f"{name}: [bold]{value:.2f}[/]")
+    pairs = report["analyze_over_assemble_pairs"]
+    console.print(
+        f"xrfast.analyze over xrfast.parse, {pairs['pairs']} alternating pairs (added time): "
+        f"[bold]{pairs['added_time']:.2f}[/]"
+    )
     console.print(
         f"assembler memory per buffered (sub)segment: {report['memory_bytes_per_buffered_segment']:.0f} bytes"
     )
