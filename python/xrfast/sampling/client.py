@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from xrfast.sampling.decision import SamplingDecision
+from xrfast.sampling.decision import SamplingDecision, request_attributes
 from xrfast.sampling.errors import SamplingRequestError
 from xrfast.sampling.local import LocalSampler, RulesSource
 from xrfast.sampling.reservoir import CentralizedReservoir
@@ -394,17 +394,9 @@ class CentralizedSampler:
             TypeError: both a request dict and keywords were given.
         """
         if request is not None:
-            if (
-                host is not None
-                or method is not None
-                or path is not None
-                or service_name is not None
-                or service_type is not None
-            ):
-                raise TypeError("should_trace() takes a request dict or keywords, not both")
-            get = request.get
-            host, method, path = get("host"), get("method"), get("path")
-            service_name, service_type = get("service"), get("service_type")
+            service_name, service_type, host, method, path = request_attributes(
+                request, service_name, service_type, host, method, path
+            )
             # As the SDK: an empty dict is left as it is (it matches the first rule).
             if not service_type and request:
                 service_type = self._origin

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
-__all__ = ["Outcome", "SamplingDecision"]
+__all__ = ["Outcome", "SamplingDecision", "request_attributes"]
 
 #: Why a request was (not) sampled: ``"take"`` (a reservoir: the local ``fixed_target`` or the
 #: centralized quota), ``"borrow"`` (centralized, before a quota arrives), ``"fixed_rate"`` (the
@@ -60,3 +61,18 @@ class SamplingDecision:
             cls("fixed_rate", rule_name),
             cls("not_sampled", rule_name),
         )
+
+
+def request_attributes(
+    request: Mapping[str, Any], *keywords: str | None
+) -> tuple[Any, Any, Any, Any, Any]:
+    """The ``(service, service_type, host, method, path)`` of a request given as the SDK's dict;
+    `keywords` are the samplers' keyword arguments, which must then all be ``None``.
+
+    Raises:
+        TypeError: a keyword was given as well.
+    """
+    if any(keyword is not None for keyword in keywords):
+        raise TypeError("should_trace() takes a request dict or keywords, not both")
+    get = request.get
+    return get("service"), get("service_type"), get("host"), get("method"), get("path")

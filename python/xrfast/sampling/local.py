@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
-from xrfast.sampling.decision import SamplingDecision
+from xrfast.sampling.decision import SamplingDecision, request_attributes
 from xrfast.sampling.errors import SamplingRuleError
 from xrfast.sampling.reservoir import Reservoir
 from xrfast.sampling.wildcard import compile_wildcard
@@ -360,16 +360,9 @@ class LocalSampler:
             TypeError: both a request dict and keywords were given.
         """
         if request is not None:
-            if (
-                host is not None
-                or method is not None
-                or path is not None
-                or service_name is not None
-                or service_type is not None
-            ):
-                raise TypeError("should_trace() takes a request dict or keywords, not both")
-            get = request.get
-            host, method, path = get("host"), get("method"), get("path")
+            _, _, host, method, path = request_attributes(
+                request, service_name, service_type, host, method, path
+            )
         elif (
             host is None
             and method is None
