@@ -64,15 +64,27 @@ class SamplingDecision:
 
 
 def request_attributes(
-    request: Mapping[str, Any], *keywords: str | None
+    request: Mapping[str, Any],
+    service_name: str | None,
+    service_type: str | None,
+    host: str | None,
+    method: str | None,
+    path: str | None,
 ) -> tuple[Any, Any, Any, Any, Any]:
     """The ``(service, service_type, host, method, path)`` of a request given as the SDK's dict;
-    `keywords` are the samplers' keyword arguments, which must then all be ``None``.
+    the other arguments are the samplers' keywords, which must then all be ``None``.
 
     Raises:
         TypeError: a keyword was given as well.
     """
-    if any(keyword is not None for keyword in keywords):
+    # An `or` chain, not any(): this runs once per sampling decision.
+    if (
+        service_name is not None
+        or service_type is not None
+        or host is not None
+        or method is not None
+        or path is not None
+    ):
         raise TypeError("should_trace() takes a request dict or keywords, not both")
     get = request.get
     return get("service"), get("service_type"), get("host"), get("method"), get("path")
